@@ -1,0 +1,164 @@
+"""The Gradio chat app: `python app.py` indexes `sources/` (only what changed), then serves the chat on
+127.0.0.1:7860. Answers carry [n] markers tied to a sources panel that shows each cited passage with
+the quoted span highlighted. Article text is always HTML-escaped: it is shown, never executed."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = [
+    "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?",
+    "Combien de chercheurs sont capables de construire des modèles de pointe ?",
+    "Pourquoi la levée de fonds de Databricks sert-elle surtout aux employés ?",
+    "Pour combien Naveen Rao a-t-il vendu MosaicML ?",
+]
+
+
+def render_sources(answer: Any) -> str:
+    """The sources panel: cited passages with the quote highlighted, or related passages."""
+    if answer is None:
+        return "<div class='sources'><p>Les passages cités apparaîtront ici.</p></div>"
+    parts = ["<div class='sources'>"]
+    if answer.answered:
+        chunks = {h.chunk.chunk_id: h.chunk for h in answer.passages}
+        for c in answer.citations:
+            chunk = chunks.get(c.chunk_id)
+            if chunk and chunk.start <= c.start and c.end <= chunk.end:
+                before = chunk.text[: c.start - chunk.start]
+                after = chunk.text[c.end - chunk.start :]
+            else:
+                before = after = ""
+            passage = f"{html.escape(before)}<mark>{html.escape(c.quote)}</mark>{html.escape(after)}"
+            parts.append(
+                f"<div class='citation' id='citation-{c.n}'><h4>[{c.n}] {html.escape(c.title)}</h4>"
+                f"<p class='meta'>{_source_link(c.source, c.url)} · caractères {c.start}–{c.end} · "
+                f"score {c.score:.3f}</p><blockquote>{passage}</blockquote></div>"
+            )
+    else:
+        parts.append("<p class='related-title'><b>Passages proches — pas une réponse</b></p>")
+        for h in answer.passages[:3]:
+            parts.append(
+                f"<div class='related'><h4>{html.escape(h.chunk.title)}</h4>"
+                f"<p class='meta'>{_source_link(h.source, h.url)} · score {h.score:.3f}</p>"
+                f"<blockquote>{html.escape(h.chunk.text)}</blockquote></div>"
+            )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _source_link(source: str, url: str) -> str:
+    if url.startswith(("https://", "http://")):  # never javascript: or data: links
+        href = html.escape(url, quote=True)
+        return f"<a href='{href}' target='_blank' rel='noopener noreferrer'>{html.escape(source)}</a>"
+    return html.escape(source)
+
+
+def build_app(rag: Any) -> Any:
+    import gradio as gr
+
+    def respond(message: str, history: list[dict[str, Any]], k: int):  # type: ignore[no-untyped-def]
+        message = (message or "").strip()
+        if not message:
+            raise gr.Error("Écrivez une question. / Type a question.")
+        turns = [{"role": m["role"], "content": _text(m["content"])} for m in history]
+        try:
+            answer = rag.ask(message[:4000], history=turns, k=int(k))
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+            raise gr.Error(f"{type(exc).__name__}: {exc}") from None
+        history = history + [{"role": "user", "content": message}, {"role": "assistant", "content": answer.text}]
+        return history, render_sources(answer), ""
+
+    def ask_api(question: str, k: float = 5) -> dict[str, Any]:
+        """The answer and its citations as JSON (for gradio_client)."""
+        if not isinstance(question, str) or not question.strip():
+            raise gr.Error("question must be a non-empty string")
+        return rag.ask(question[:4000], k=int(k)).to_dict()
+
+    css = "mark{background:#ffe066;padding:0 2px} .sources blockquote{font-size:.9em} .meta{color:#666;font-size:.8em}"
+    with gr.Blocks(title="Questions sur vos articles") as demo:
+        gr.Markdown("## Questions sur vos articles\nChaque réponse cite le passage exact d’où elle vient.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Conversation", height=480)
+                box = gr.Textbox(label="Votre question", placeholder="Posez une question sur les articles…")
+                with gr.Row():
+                    send = gr.Button("Envoyer", variant="primary", elem_id="send")
+                    clear = gr.Button("Effacer la conversation", elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=box)
+            with gr.Column(scale=2):
+                sources = gr.HTML(render_sources(None), label="Sources", elem_id="sources")
+                with gr.Accordion("Réglages", open=False):
+                    k = gr.Slider(1, 10, value=5, step=1, label="Passages lus (k)")
+        send.click(respond, [box, chat, k], [chat, sources, box], api_visibility="private")
+        box.submit(respond, [box, chat, k], [chat, sources, box], api_visibility="private")
+        clear.click(lambda: ([], render_sources(None), ""), None, [chat, sources, box], api_visibility="private")
+        api_q = gr.Textbox(visible=False)
+        api_k = gr.Number(value=5, visible=False)
+        api_out = gr.JSON(visible=False)
+        gr.Button(visible=False).click(ask_api, [api_q, api_k], api_out, api_name="ask")
+    demo.css_for_launch = css  # type: ignore[attr-defined]
+    return demo
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(_text(c) for c in content)
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    return str(content)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Chat with your articles.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="create a public Gradio share link")
+    p.add_argument("--index", default=str(ROOT / "index"))
+    p.add_argument("--sources", default=str(ROOT / "sources"))
+    args = p.parse_args(argv)
+
+    from rag.cli import _print_stats, _progress_bar
+    from rag.errors import RagError
+    from rag.pipeline import RAG
+
+    rag = RAG(args.index)
+    progress = _progress_bar()
+    try:
+        stats = rag.index([args.sources], on_progress=progress)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        progress.close()  # type: ignore[attr-defined]
+    _print_stats(stats, as_json=False)
+    auth = _auth(os.environ.get("RAG_AUTH", ""))
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
+        print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
+    demo = build_app(rag)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+                css=demo.css_for_launch)
+    return 0
+
+
+def _auth(value: str) -> tuple[str, str] | None:
+    """RAG_AUTH is `user:password`, or a path to a file holding that line."""
+    if not value:
+        return None
+    if os.path.isfile(value):
+        value = Path(value).read_text(encoding="utf-8").strip()
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise SystemExit("RAG_AUTH must be user:password (or a file containing that line)")
+    return user, password
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,218 @@
+"""Command line: `python -m rag index|search|ask|eval`. The only place (with app.py) that prints,
+exits, or reads environment variables (RAG_INDEX, RAG_MODEL)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import RagError
+
+DEFAULT_SOURCES = "sources"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (RagError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the previous index is unchanged", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m rag", description="Question answering over your articles, with citations."
+    )
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--index",
+            default=os.environ.get("RAG_INDEX", "index"),
+            metavar="DIR",
+            help="index folder (default: ./index, or $RAG_INDEX)",
+        )
+
+    sp = sub.add_parser("index", help="build or update an index from files, folders or a .jsonl corpus")
+    sp.add_argument("paths", nargs="*", default=[DEFAULT_SOURCES], metavar="PATH", help="default: ./sources")
+    common(sp)
+    sp.add_argument("--rebuild", action="store_true", help="discard the existing index and embed everything")
+    sp.add_argument("--model", default=os.environ.get("RAG_MODEL"), help="embedding model (HF id or folder)")
+    sp.add_argument("--store", choices=("flat", "hnsw", "ivf"), default="flat", help="FAISS index type")
+    sp.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    sp.set_defaults(func=_cmd_index)
+
+    sp = sub.add_parser("search", help="the best passages for a query")
+    sp.add_argument("query")
+    common(sp)
+    sp.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    sp.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    sp.add_argument("--json", action="store_true", help="print the hits as JSON")
+    sp.set_defaults(func=_cmd_search)
+
+    sp = sub.add_parser("ask", help="answer a question with citations")
+    sp.add_argument("question")
+    common(sp)
+    sp.add_argument("-k", type=int, default=None, help="passages to read (default from config)")
+    sp.add_argument("--json", action="store_true", help="print the answer as JSON")
+    sp.set_defaults(func=_cmd_ask)
+
+    sp = sub.add_parser("eval", help="measure retrieval and answers on a labelled question set")
+    sp.add_argument("--corpus", required=True, type=Path, help="corpus .jsonl (doc_id, title, text, url)")
+    sp.add_argument("--questions", required=True, type=Path, help="questions .jsonl (question, answers, doc_id)")
+    sp.add_argument("--unanswerable", type=Path, help="questions the corpus cannot answer (share refused)")
+    sp.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    sp.add_argument("-k", "--k", type=int, default=None, help="passages the answerer reads")
+    sp.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    sp.add_argument("--no-answers", action="store_true", help="retrieval metrics only")
+    sp.add_argument(
+        "--cache", type=Path, default=Path(os.environ.get("RAG_EVAL_CACHE", Path.home() / ".cache" / "rag-eval"))
+    )
+    sp.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
+    sp.set_defaults(func=_cmd_eval)
+    return p
+
+
+def _rag(args: argparse.Namespace, config: Config | None = None):  # type: ignore[no-untyped-def]
+    from . import index as index_io
+    from .pipeline import RAG
+
+    rag = RAG(args.index, config=config)
+    if not index_io.exists(rag.index_dir):
+        if args.index == "index" and Path(DEFAULT_SOURCES).is_dir():
+            print(f"no index yet: building {args.index}/ from {DEFAULT_SOURCES}/", file=sys.stderr)
+            _print_stats(rag.index([DEFAULT_SOURCES], on_progress=_progress_bar()), as_json=False)
+        else:
+            from .errors import IndexNotFoundError
+
+            raise IndexNotFoundError(
+                f"no index in {args.index}; build it with `python -m rag index PATH... --index {args.index}`"
+            )
+    return rag
+
+
+def _progress_bar():  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bar = tqdm(unit=" docs", desc="indexing", file=sys.stderr, dynamic_ncols=True)
+
+    def update(p: Any) -> None:
+        bar.n = p.documents
+        bar.set_postfix(chunks=p.chunks, embedded=p.embedded, skipped=p.skipped, refresh=False)
+        bar.refresh()
+
+    update.close = bar.close  # type: ignore[attr-defined]
+    return update
+
+
+def _print_stats(stats: Any, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=1))
+        return
+    for s in stats.skipped:
+        print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
+    print(
+        f"{stats.documents} documents, {stats.chunks} chunks: {stats.added} added, {stats.changed} changed, "
+        f"{stats.removed} removed, {stats.unchanged} unchanged; embedded {stats.embedded_chunks} chunks "
+        f"in {stats.seconds:.1f} s ({stats.passages_per_second:.0f} passages/s); "
+        f"{len(stats.skipped)} file(s) skipped; version {stats.version or '(none)'}"
+    )
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .pipeline import RAG
+
+    config = Config().with_(embedding_model=args.model) if args.model else None
+    rag = RAG(args.index, config=config)
+    progress = _progress_bar()
+    try:
+        stats = rag.index(args.paths, rebuild=args.rebuild, store=args.store, on_progress=progress)
+    finally:
+        progress.close()  # type: ignore[attr-defined]
+    _print_stats(stats, as_json=args.json)
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    hits = _rag(args).search(args.query, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    for h in hits:
+        d = "-" if h.dense_score is None else f"{h.dense_score:.3f}"
+        lx = "-" if h.lexical_score is None else f"{h.lexical_score:.2f}"
+        print(
+            f"[{h.rank}] {h.chunk.title} ({h.chunk.doc_id}, chars {h.chunk.start}-{h.chunk.end}) "
+            f"score {h.score:.4f} dense {d} bm25 {lx}\n    {h.chunk.text[:300]}\n"
+        )
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    answer = _rag(args).ask(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(answer.text)
+    if answer.citations:
+        print()
+    for c in answer.citations:
+        print(f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end}): «{c.quote}»")
+    if not answer.answered and answer.passages:
+        print("\nRelated passages (not an answer):")
+        for h in answer.passages[:3]:
+            print(f"- {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .evaluation import answer_metrics, cache_key, read_questions, retrieval_metrics
+    from .pipeline import RAG
+
+    config = Config()
+    questions = read_questions(args.questions)[: args.limit]
+    unanswerable = read_questions(args.unanswerable)[: args.limit] if args.unanswerable else []
+    folder = args.cache / cache_key(args.corpus, asdict(config))
+    rag = RAG(folder, config=config)
+    import resource
+    import time
+
+    t = time.perf_counter()
+    stats = rag.index([args.corpus], on_progress=None)
+    build_s = time.perf_counter() - t
+    results: dict[str, Any] = {
+        "corpus": str(args.corpus),
+        "questions": str(args.questions),
+        "mode": args.mode,
+        "chunks": stats.chunks,
+        "index_build_s": build_s,
+        "embedded_chunks": stats.embedded_chunks,
+    }
+    with tqdm(total=len(questions), desc="retrieval", file=sys.stderr) as bar:
+        results.update(retrieval_metrics(questions, lambda q: rag.search(q, k=10, mode=args.mode), on_step=bar.update))
+    if not args.no_answers:
+        with tqdm(total=len(questions) + len(unanswerable), desc="answers", file=sys.stderr) as bar:
+            results.update(
+                answer_metrics(questions, lambda q: rag.ask(q, k=args.k), on_step=bar.update, unanswerable=unanswerable)
+            )
+    results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    width = max(len(k) for k in results)
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0

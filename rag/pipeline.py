@@ -1,0 +1,127 @@
+"""`RAG`: the object behind `ask`, `search`, the CLI and the app. Holds the loaded embedding model
+and index, reloads the index when another process publishes a new version, and wires retrieval to
+the answerer. No printing, no environment variables."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from . import index as index_io
+from .config import Config
+from .embed import Embedder
+from .indexing import ProgressCallback, update_index
+from .manifest import Manifest
+from .records import Answer, Hit, IndexStats
+from .retrieve import Mode
+from .retrieve import search as hybrid_search
+from .store import IndexType
+
+Turn = dict[str, str]  # {"role": "user"|"assistant", "content": ...}
+
+
+class RAG:
+    """A question-answering session over one index folder.
+
+    Args:
+        index_dir: the index folder (created by `index()`).
+        config: settings; when None, those the existing index was built with (else the defaults).
+        embedder: an already loaded model to share between instances.
+    """
+
+    def __init__(
+        self, index_dir: str | Path = "index", *, config: Config | None = None, embedder: Embedder | None = None
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.config = config or _config_of(self.index_dir) or Config()
+        self._embedder = embedder
+        self._index: index_io.Index | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                c = self.config
+                self._embedder = Embedder(
+                    c.embedding_model,
+                    query_prompt=c.query_prompt,
+                    passage_prompt=c.passage_prompt,
+                    batch_size=c.batch_size,
+                )
+        return self._embedder
+
+    def index(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        rebuild: bool = False,
+        store: IndexType = "flat",
+        on_progress: ProgressCallback | None = None,
+    ) -> IndexStats:
+        """Make the index mirror the documents under `paths` (only new or changed ones are embedded)."""
+        stats = update_index(
+            self.index_dir,
+            list(paths),
+            self.embedder,
+            self.config,
+            rebuild=rebuild,
+            store_kind=store,
+            on_progress=on_progress,
+        )
+        self._index = None
+        return stats
+
+    def current(self) -> index_io.Index:
+        """The live index version, reloaded when a newer one has been published."""
+        version = index_io.current_version(self.index_dir)
+        idx = self._index
+        if idx is None or idx.version != version:
+            idx = index_io.load(self.index_dir)
+            idx.manifest.check(self.config, self.index_dir)
+            self._index = idx
+        return idx
+
+    def search(self, query: str, *, k: int | None = None, mode: Mode = "hybrid") -> list[Hit]:
+        """The best chunks for `query` (see `retrieve.search`)."""
+        return hybrid_search(
+            self.current(), self.embedder, query, k=self.config.k if k is None else k, config=self.config, mode=mode
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] | None = None,
+        k: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Answer `question` from the index, with citations, or say the sources do not contain it."""
+        from .answer import answer_question
+
+        if not isinstance(question, str):
+            raise ValueError(f"question must be a string (got {type(question).__name__})")
+        t0 = time.perf_counter()
+        idx = self.current()
+        hits = hybrid_search(idx, self.embedder, question, k=self.config.k if k is None else k, config=self.config)
+        t1 = time.perf_counter()
+        answer = answer_question(question, hits, idx, self.embedder)
+        answer.timings.update(retrieval=t1 - t0, answer=time.perf_counter() - t1)
+        if on_token:
+            on_token(answer.text)
+        return answer
+
+
+def _config_of(index_dir: Path) -> Config | None:
+    version = index_io.current_version(index_dir) if index_dir.exists() else None
+    if version is None:
+        return None
+    try:
+        m = Manifest.read(index_dir / version / "manifest.json")
+    except Exception:  # noqa: BLE001 - a broken manifest is reported with its message on load
+        return None
+    return Config().with_(
+        embedding_model=m.embedding_model, query_prompt=m.query_prompt, passage_prompt=m.passage_prompt, **m.chunker
+    )

@@ -1,0 +1,120 @@
+"""Typed records that cross module boundaries. Plain frozen dataclasses, no behaviour beyond
+serialisation; every offset is a character offset into `Document.text`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Lang = Literal["fr", "en"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article. `doc_id` is stable: the path relative to the indexed folder, or the corpus id."""
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+    lang: Lang = "fr"
+    url: str = ""
+    date: str = ""
+    publisher: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: `document.text[start:end] == text`."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the component scores (None when that retriever
+    did not return the chunk)."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_score: float | None = None
+    lexical_score: float | None = None
+    source: str = ""
+    url: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The exact supporting span of a claim: `document.text[start:end] == quote`."""
+
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    url: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    chunk_id: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `ask` returns. `answered` is False when the sources do not contain the answer; then
+    `citations` is empty and `passages` holds the closest (related, not supporting) hits."""
+
+    question: str
+    text: str
+    answered: bool
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Hit, ...] = ()
+    unsupported: tuple[str, ...] = ()
+    answerer: str = "extractive"
+    lang: Lang = "fr"
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or corpus line that could not be loaded, with the reason."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What an indexing run did."""
+
+    documents: int
+    chunks: int
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    embedded_chunks: int
+    skipped: tuple[Skipped, ...] = ()
+    seconds: float = 0.0
+    version: str = ""
+
+    @property
+    def passages_per_second(self) -> float:
+        return self.embedded_chunks / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["passages_per_second"] = self.passages_per_second
+        return d

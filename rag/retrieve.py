@@ -1,0 +1,110 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 candidates fused by reciprocal rank or by a weighted sum
+of normalised scores. Returns `Hit`s carrying both component scores. Reads the index, never writes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from .config import Config
+from .embed import Embedder
+from .index import Index
+from .lang import detect_lang
+from .records import Hit, Lang
+
+Mode = Literal["hybrid", "dense", "lexical"]
+
+
+def search(
+    index: Index,
+    embedder: Embedder,
+    query: str,
+    *,
+    k: int,
+    config: Config,
+    mode: Mode = "hybrid",
+    lang: Lang | None = None,
+) -> list[Hit]:
+    """The `k` best chunks for `query`, best first.
+
+    Args:
+        index: the loaded index.
+        embedder: the model the index was built with.
+        query: the question (any length; empty gives no hits).
+        k: how many hits at most (k larger than the index returns every chunk).
+        config: fusion settings.
+        mode: "hybrid" (default), or one component alone for comparison.
+        lang: the query's language for stemming; detected when None.
+
+    Raises:
+        ValueError: k < 1 or an unknown mode.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1 (got {k})")
+    if mode not in ("hybrid", "dense", "lexical"):
+        raise ValueError(f"unknown mode {mode!r}; choose 'hybrid', 'dense' or 'lexical'")
+    if not query.strip() or not index.chunks:
+        return []
+    lang = lang or detect_lang(query)
+    n = max(k, config.candidates)
+    dense: list[tuple[int, float]] = []
+    q = None
+    if mode != "lexical":
+        q = embedder.embed_queries([query])[0]
+        dense = index.store.search(q, n)
+    lexical = index.lexical.search(query, lang, n) if mode != "dense" else []
+    if mode == "dense":
+        fused = [(row, s) for row, s in dense]
+    elif mode == "lexical":
+        fused = [(row, s) for row, s in lexical]
+    elif config.fusion == "rrf":
+        fused = _rrf([dense, lexical], config.rrf_k)
+    else:
+        fused = _weighted(dense, lexical, config.dense_weight)
+    dense_of = dict(dense)
+    lex_of = dict(lexical)
+    hits = []
+    for rank, (row, score) in enumerate(fused[:k], 1):
+        chunk = index.chunks[row]
+        d = dense_of.get(row)
+        if d is None and q is not None:
+            d = float(index.vectors[row] @ q)
+        doc = index.documents[chunk.doc_id]
+        hits.append(
+            Hit(
+                chunk=chunk,
+                score=float(score),
+                rank=rank,
+                dense_score=d,
+                lexical_score=lex_of.get(row),
+                source=doc.source,
+                url=doc.url,
+            )
+        )
+    return hits
+
+
+def _rrf(rankings: list[list[tuple[int, float]]], rrf_k: int) -> list[tuple[int, float]]:
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, (row, _) in enumerate(ranking, 1):
+            scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
+
+
+def _weighted(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], w: float) -> list[tuple[int, float]]:
+    """w * min-max(dense) + (1 - w) * min-max(bm25) over the union of candidates."""
+
+    def norm(pairs: list[tuple[int, float]]) -> dict[int, float]:
+        if not pairs:
+            return {}
+        vals = np.array([s for _, s in pairs])
+        lo, hi = float(vals.min()), float(vals.max())
+        span = hi - lo or 1.0
+        return {row: (s - lo) / span for row, s in pairs}
+
+    dn, ln = norm(dense), norm(lexical)
+    rows = set(dn) | set(ln)
+    scores = {r: w * dn.get(r, 0.0) + (1 - w) * ln.get(r, 0.0) for r in rows}
+    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))

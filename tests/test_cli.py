@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from .conftest import DATA, ROOT
+
+
+def _run(*args, check=True):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=check,
+    )
+
+
+def test_index_then_search_and_ask_as_json(tmp_path):
+    corpus = DATA / "piaf-fr" / "corpus.jsonl"
+    out = _run("index", str(corpus), "--index", str(tmp_path / "x"))
+    assert "8 documents" in out.stdout and "embedded" in out.stdout
+    again = _run("index", str(corpus), "--index", str(tmp_path / "x"))
+    assert "embedded 0 chunks" in again.stdout
+
+    q = json.loads((DATA / "piaf-fr" / "questions.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    hits = json.loads(_run("search", q["question"], "--index", str(tmp_path / "x"), "--json", "-k", "3").stdout)
+    ids = {json.loads(line)["doc_id"] for line in corpus.read_text(encoding="utf-8").splitlines()}
+    assert len(hits) == 3 and all(h["chunk"]["doc_id"] in ids for h in hits)
+
+    ans = _run("ask", q["question"], "--index", str(tmp_path / "x"), "--json")
+    assert "\\u00" not in ans.stdout  # UTF-8, not ASCII-escaped
+    a = json.loads(ans.stdout)
+    assert set(a) >= {"text", "answered", "citations", "passages"}
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path):
+    r = _run("search", "x", "--index", str(tmp_path / "missing"), check=False)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "no index in" in r.stderr and "python -m rag index" in r.stderr
+
+
+def test_eval_command_prints_metrics(tmp_path):
+    r = _run(
+        "eval",
+        "--corpus",
+        str(DATA / "squad-en" / "corpus.jsonl"),
+        "--questions",
+        str(DATA / "squad-en" / "questions.jsonl"),
+        "--limit",
+        "10",
+        "--cache",
+        str(tmp_path / "c"),
+        "--json",
+        str(tmp_path / "out.json"),
+    )
+    for metric in ("recall@5", "mrr@10", "top5_chars", "hit_rate", "citation_precision", "retrieval_ms_p50"):
+        assert metric in r.stdout
+    assert json.loads((tmp_path / "out.json").read_text())["questions"] == 10

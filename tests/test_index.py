@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rag import index as index_io
+from rag.config import Config
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.pipeline import RAG
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_build_save_load_gives_the_same_hits(tmp_path, embedder, sources_copy):
+    rag = RAG(tmp_path / "idx", embedder=embedder)
+    stats = rag.index([sources_copy])
+    assert stats.documents == 2 and stats.embedded_chunks == stats.chunks > 0
+    before = rag.search("Noam Shazeer", k=5)
+    again = RAG(tmp_path / "idx", embedder=embedder)
+    assert [(h.chunk.chunk_id, round(h.score, 5)) for h in again.search("Noam Shazeer", k=5)] == [
+        (h.chunk.chunk_id, round(h.score, 5)) for h in before
+    ]
+    idx = again.current()
+    for c in idx.chunks:
+        assert idx.documents[c.doc_id].text[c.start : c.end] == c.text
+
+
+def test_reindex_embeds_only_what_changed_and_drops_deleted(tmp_path, embedder, sources_copy):
+    rag = RAG(tmp_path / "idx", embedder=embedder)
+    first = rag.index([sources_copy])
+    unchanged = rag.index([sources_copy])
+    assert (unchanged.embedded_chunks, unchanged.unchanged, unchanged.version) == (0, 2, first.version)
+
+    target = sorted(sources_copy.glob("*.md"))[0]
+    target.write_text(target.read_text(encoding="utf-8") + "\n\nUn paragraphe ajouté sur les GPU.\n", encoding="utf-8")
+    edited = rag.index([sources_copy])
+    assert (edited.changed, edited.unchanged) == (1, 1)
+    n_target = sum(1 for c in rag.current().chunks if c.doc_id == target.name)
+    assert edited.embedded_chunks == n_target < edited.chunks
+
+    (sources_copy / "new.md").write_text("Un nouvel article sur les castors du Canada.", encoding="utf-8")
+    target.unlink()
+    changed = rag.index([sources_copy])
+    assert (changed.added, changed.removed) == (1, 1)
+    idx = rag.current()
+    assert target.name not in {c.doc_id for c in idx.chunks}
+    ids = [c.chunk_id for c in idx.chunks]
+    assert len(ids) == len(set(ids)), "duplicate chunks"
+    assert idx.vectors.shape[0] == len(idx.chunks) == idx.store.size
+
+
+def test_unreadable_file_keeps_its_indexed_version(tmp_path, embedder, sources_copy):
+    rag = RAG(tmp_path / "idx", embedder=embedder)
+    rag.index([sources_copy])
+    target = sorted(sources_copy.glob("*.md"))[0]
+    target.write_bytes(b"\x00\x01 binary garbage")
+    stats = rag.index([sources_copy])
+    assert [s.source for s in stats.skipped] == [target.name]
+    assert target.name in rag.current().documents
+
+
+def test_other_embedding_model_or_chunker_is_refused_with_rebuild_hint(tmp_path, embedder, sources_copy):
+    RAG(tmp_path / "idx", embedder=embedder).index([sources_copy])
+    other = RAG(tmp_path / "idx", config=Config(embedding_model="intfloat/multilingual-e5-small"), embedder=embedder)
+    with pytest.raises(IndexMismatchError, match="embedding model.*--rebuild"):
+        other.search("x")
+    with pytest.raises(IndexMismatchError, match="chunker settings"):
+        RAG(tmp_path / "idx", config=Config(chunk_chars=300), embedder=embedder).index([sources_copy])
+    rebuilt = RAG(tmp_path / "idx", config=Config(chunk_chars=300), embedder=embedder).index(
+        [sources_copy], rebuild=True
+    )
+    assert rebuilt.embedded_chunks == rebuilt.chunks
+
+
+def test_settings_are_read_from_the_index(tmp_path, embedder, sources_copy):
+    RAG(tmp_path / "idx", config=Config(chunk_chars=300), embedder=embedder).index([sources_copy])
+    assert RAG(tmp_path / "idx", embedder=embedder).config.chunk_chars == 300
+
+
+@pytest.mark.parametrize(
+    "damage,match",
+    [
+        (lambda v: (v / "vectors.npy").write_bytes((v / "vectors.npy").read_bytes()[:100]), "vectors.npy.*--rebuild"),
+        (lambda v: (v / "chunks.jsonl").unlink(), "chunks.jsonl is missing"),
+        (lambda v: (v / "manifest.json").write_text("{not json", encoding="utf-8"), "manifest.*unreadable"),
+        (
+            lambda v: (v / "manifest.json").write_text(
+                json.dumps({**json.loads((v / "manifest.json").read_text()), "format_version": 99}), encoding="utf-8"
+            ),
+            "newer than this program",
+        ),
+    ],
+)
+def test_damaged_index_gives_a_clear_message(tmp_path, embedder, sources_copy, damage, match):
+    rag = RAG(tmp_path / "idx", embedder=embedder)
+    rag.index([sources_copy])
+    damage(tmp_path / "idx" / index_io.current_version(tmp_path / "idx"))
+    with pytest.raises((IndexCorruptError, IndexMismatchError), match=match):
+        RAG(tmp_path / "idx", embedder=embedder).search("Noam")
+
+
+def test_missing_index_says_how_to_build(tmp_path, embedder):
+    with pytest.raises(IndexNotFoundError, match="python -m rag index"):
+        RAG(tmp_path / "none", embedder=embedder).search("x")
+
+
+def test_failed_write_leaves_the_previous_version_live(tmp_path, embedder, sources_copy, monkeypatch):
+    rag = RAG(tmp_path / "idx", embedder=embedder)
+    rag.index([sources_copy])
+    live = index_io.current_version(tmp_path / "idx")
+    (sources_copy / "new.md").write_text("Un article de plus.", encoding="utf-8")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(index_io.np, "save", full_disk)
+    with pytest.raises(Exception, match="previous index is unchanged"):
+        rag.index([sources_copy])
+    assert index_io.current_version(tmp_path / "idx") == live
+    assert not list((tmp_path / "idx").glob(".v-*"))
+    assert RAG(tmp_path / "idx", embedder=embedder).search("Noam")
+
+
+def test_kill_9_during_indexing_leaves_previous_index_and_next_run_resumes(tmp_path, embedder, sources_copy):
+    """A real `python -m rag index` process is killed while embedding a large corpus."""
+    idx = tmp_path / "idx"
+    RAG(idx, embedder=embedder).index([sources_copy])
+    live = index_io.current_version(idx)
+    corpus = tmp_path / "big"
+    corpus.mkdir()
+    for i in range(70):
+        body = " ".join(f"Le document {i} parle du sujet {j} avec des détails numéro {i * j}." for j in range(60))
+        (corpus / f"doc{i:03d}.md").write_text(body, encoding="utf-8")
+    for p in sources_copy.iterdir():
+        (corpus / p.name).write_bytes(p.read_bytes())
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "rag", "index", str(corpus), "--index", str(idx), "--json"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not list(idx.glob(".staging/*/shard-*.npz")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "indexing finished before it could be killed: make the corpus larger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert index_io.current_version(idx) == live
+    assert len(RAG(idx, embedder=embedder).current().documents) == 2
+
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=True)
+    stats = json.loads(done.stdout)
+    assert stats["documents"] == 72
+    assert stats["embedded_chunks"] < stats["chunks"] - 2, "the resumed run embedded everything again"
+    final = RAG(idx, embedder=embedder).current()
+    assert len(final.chunks) == stats["chunks"] and len({c.chunk_id for c in final.chunks}) == stats["chunks"]
