@@ -41,14 +41,16 @@ def app_url(tmp_path_factory):
     (sources / "castors.md").write_text(XSS, encoding="utf-8")
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = (work / "app.log").open("w")
+    log_path = work / "app.log"
+    log = log_path.open("w")
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--index", str(work / "index"),
                              "--sources", str(sources)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"app exited: {(work / 'app.log').read_text()[-2000:]}")
+            log.close()
+            pytest.fail(f"app exited: {log_path.read_text()[-2000:]}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
@@ -56,10 +58,12 @@ def app_url(tmp_path_factory):
             time.sleep(0.5)
     else:
         proc.kill()
+        log.close()
         pytest.fail("app did not start within 180 s")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
+    log.close()
 
 
 @pytest.fixture
