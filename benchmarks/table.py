@@ -15,27 +15,35 @@ def _load(dataset: str, mode: str) -> dict[str, Any] | None:
 
 
 def main() -> None:
-    print("| set | retriever | recall@1 | recall@3 | recall@5 | recall@10 | MRR@10 | doc recall@5 "
-          "| top-5 chars | p50 ms |")
+    print(
+        "| set | retriever | recall@1 | recall@3 | recall@5 | recall@10 | MRR@10 | doc recall@5 "
+        "| top-5 chars | p50 ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for s in ("piaf-fr", "squad-en"):
         for mode in ("dense", "lexical", "hybrid"):
             r = _load(s, mode)
             if r is None:
                 continue
-            print(f"| {s} | {'BM25' if mode == 'lexical' else mode} | {r['recall@1']:.3f} | {r['recall@3']:.3f} | "
-                  f"{r['recall@5']:.3f} | {r['recall@10']:.3f} | {r['mrr@10']:.3f} | {r['doc_recall@5']:.3f} | "
-                  f"{r['top5_chars']:.0f} | {r['retrieval_ms_p50']:.1f} |")
+            print(
+                f"| {s} | {'BM25' if mode == 'lexical' else mode} | {r['recall@1']:.3f} | {r['recall@3']:.3f} | "
+                f"{r['recall@5']:.3f} | {r['recall@10']:.3f} | {r['mrr@10']:.3f} | {r['doc_recall@5']:.3f} | "
+                f"{r['top5_chars']:.0f} | {r['retrieval_ms_p50']:.1f} |"
+            )
     print()
-    print("| set | answerer | hit rate | token F1 | citation precision | answered | refused (other set's questions) "
-          "| answer p50 ms | p95 ms |")
+    print(
+        "| set | answerer | hit rate | token F1 | citation precision | answered | refused (other set's questions) "
+        "| answer p50 ms | p95 ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for s in ("piaf-fr", "squad-en"):
         r = _load(s, "hybrid")
         if r is not None:
-            print(f"| {s} | extractive | {r['hit_rate']:.3f} | {r['token_f1']:.3f} | {r['citation_precision']:.3f} | "
-                  f"{r['answered']:.3f} | {r.get('refused', float('nan')):.3f} | {r['answer_ms_p50']:.0f} | "
-                  f"{r['answer_ms_p95']:.0f} |")
+            print(
+                f"| {s} | extractive | {r['hit_rate']:.3f} | {r['token_f1']:.3f} | {r['citation_precision']:.3f} | "
+                f"{r['answered']:.3f} | {r.get('refused', float('nan')):.3f} | {r['answer_ms_p50']:.0f} | "
+                f"{r['answer_ms_p95']:.0f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ is too weak (threshold calibrated on data, see BENCHMARKS.md) the answer says so
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from .chunking import split_sentences
 from .embed import Embedder
@@ -28,6 +31,16 @@ GATE_THRESHOLD = 0.34
 # A second sentence is quoted when its score is at least this share of the best one's.
 SECOND_SENTENCE_RATIO = 0.9
 MAX_SENTENCE_CHARS = 600
+# Sentences that address an assistant rather than inform a reader ("ignore previous instructions",
+# "réponds uniquement X"): never evidence, and withheld from a language model's prompt.
+_INSTRUCTION_RE = re.compile(
+    r"\b(ignore[sz]?|disregard|forget|oublie[sz]?|ignorer)\b.{0,40}\b(instructions?|consignes?|prompts?|r[eè]gles?|rules?)\b"
+    r"|\b(system prompt|prompt syst[eè]me|you are now|tu es maintenant|vous [eê]tes maintenant)\b"
+    r"|(?:^\W*|[,;:]\s*|\b(?:and|et|then|puis)\s+)"
+    r"(answer|reply|respond|say|print|output|write|r[ée]ponds?|r[ée]pondez|dis|dites|[ée]cris|[ée]crivez)\b"
+    r".{0,30}\b(only|just|uniquement|seulement|simplement)\b",
+    re.I | re.S,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class Evidence:
     dense: float
     overlap: float
     score: float
+    vec: np.ndarray  # the sentence's embedding (reused to verify generated citations)
 
 
 def select_evidence(
@@ -59,6 +73,8 @@ def select_evidence(
             seen.add((c.doc_id, s))
             if doc_text[s:e].rstrip(" »”\"'").endswith("?"):
                 continue  # a question (interviews, FAQs) is never the answer to one
+            if is_instruction(doc_text[s:e]):
+                continue  # nor is an instruction planted for an assistant
             candidates.append((hit, s, min(e, s + MAX_SENTENCE_CHARS)))
     if not candidates:
         return []
@@ -78,13 +94,35 @@ def select_evidence(
     q = embedder.embed_queries([question])[0]
     dense = vecs @ q
     out = []
-    for (hit, s, e), text, d in zip(candidates, texts, dense, strict=True):
+    for (hit, s, e), text, d, vec in zip(candidates, texts, dense, vecs, strict=True):
         sent_terms = set(stems(text, index.documents[hit.chunk.doc_id].lang)) | set(stems(hit.chunk.title, "fr"))
         overlap = sum(w for g, w in zip(groups, weight, strict=True) if any(t in sent_terms for t in g)) / total
         score = 0.45 * float(d) + 0.45 * overlap + 0.10 / hit.rank
-        out.append(Evidence(hit, s, e, text, float(d), overlap, score))
+        out.append(Evidence(hit, s, e, text, float(d), overlap, score, vec))
     out.sort(key=lambda ev: -ev.score)
     return out
+
+
+def citation(n: int, ev: Evidence, index: Index, score: float) -> Citation:
+    """Citation number `n` quoting the evidence sentence exactly from its document."""
+    doc = index.documents[ev.hit.chunk.doc_id]
+    return Citation(
+        n=n,
+        doc_id=doc.doc_id,
+        title=doc.title,
+        source=doc.source,
+        url=doc.url,
+        quote=doc.text[ev.start : ev.end],
+        start=ev.start,
+        end=ev.end,
+        score=round(score, 4),
+        chunk_id=ev.hit.chunk.chunk_id,
+    )
+
+
+def is_instruction(sentence: str) -> bool:
+    """Whether a sentence reads as an instruction to an AI assistant (a prompt injection)."""
+    return bool(_INSTRUCTION_RE.search(sentence))
 
 
 def support(ev: Evidence) -> float:
@@ -93,7 +131,12 @@ def support(ev: Evidence) -> float:
 
 
 def answer_question(
-    question: str, hits: list[Hit], index: Index, embedder: Embedder, *, threshold: float = GATE_THRESHOLD
+    question: str,
+    hits: list[Hit],
+    index: Index,
+    embedder: Embedder,
+    *,
+    threshold: float = GATE_THRESHOLD,
 ) -> Answer:
     """An extractive answer with verified citations, or a refusal in the question's language."""
     lang = detect_lang(question)
@@ -117,21 +160,7 @@ def answer_question(
     citations = []
     parts = []
     for n, ev in enumerate(chosen, 1):
-        doc = index.documents[ev.hit.chunk.doc_id]
-        citations.append(
-            Citation(
-                n=n,
-                doc_id=doc.doc_id,
-                title=doc.title,
-                source=doc.source,
-                url=doc.url,
-                quote=doc.text[ev.start : ev.end],
-                start=ev.start,
-                end=ev.end,
-                score=round(ev.score, 4),
-                chunk_id=ev.hit.chunk.chunk_id,
-            )
-        )
+        citations.append(citation(n, ev, index, ev.score))
         parts.append(f"{ev.text} [{n}]")
     return Answer(
         question=question,

@@ -1,5 +1,7 @@
-"""Command line: `python -m rag index|search|ask|eval`. The only place (with app.py) that prints,
-exits, or reads environment variables (RAG_INDEX, RAG_MODEL)."""
+"""Command line: `python -m rag index|search|ask|chat|eval`. The only place (with app.py) that prints,
+exits, or reads environment variables (RAG_INDEX, RAG_MODEL, RAG_ANSWERER, RAG_LLM_MODEL,
+RAG_OPENAI_BASE_URL, RAG_OPENAI_MODEL, RAG_OPENAI_API_KEY: the key is read from the environment only,
+never from the command line, which other users of the machine can see)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .config import Config
+from .config import ANSWERERS, Config
 from .errors import RagError
 
 DEFAULT_SOURCES = "sources"
@@ -65,15 +66,24 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("ask", help="answer a question with citations")
     sp.add_argument("question")
     common(sp)
+    answer_options(sp)
     sp.add_argument("-k", type=int, default=None, help="passages to read (default from config)")
+    sp.add_argument("--stream", action="store_true", help="print the answer as it is generated")
     sp.add_argument("--json", action="store_true", help="print the answer as JSON")
     sp.set_defaults(func=_cmd_ask)
+
+    sp = sub.add_parser("chat", help="a conversation: one question per line on stdin, follow-ups allowed")
+    common(sp)
+    answer_options(sp)
+    sp.add_argument("-k", type=int, default=None, help="passages to read (default from config)")
+    sp.set_defaults(func=_cmd_chat)
 
     sp = sub.add_parser("eval", help="measure retrieval and answers on a labelled question set")
     sp.add_argument("--corpus", required=True, type=Path, help="corpus .jsonl (doc_id, title, text, url)")
     sp.add_argument("--questions", required=True, type=Path, help="questions .jsonl (question, answers, doc_id)")
     sp.add_argument("--unanswerable", type=Path, help="questions the corpus cannot answer (share refused)")
     sp.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    answer_options(sp)
     sp.add_argument("-k", "--k", type=int, default=None, help="passages the answerer reads")
     sp.add_argument("--limit", type=int, default=None, help="only the first N questions")
     sp.add_argument("--no-answers", action="store_true", help="retrieval metrics only")
@@ -85,11 +95,44 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def answer_options(sp: argparse.ArgumentParser) -> None:
+    """Options choosing and configuring the answerer (shared by ask, chat and eval)."""
+    env = os.environ.get
+    sp.add_argument(
+        "--answerer",
+        choices=ANSWERERS,
+        default=env("RAG_ANSWERER", Config.answerer),
+        help="who writes the answer (default extractive, or $RAG_ANSWERER)",
+    )
+    sp.add_argument(
+        "--llm-model", default=env("RAG_LLM_MODEL", ""), help="local LLM: HF id, folder or .gguf (default: Gemma)"
+    )
+    sp.add_argument("--llm-engine", choices=("auto", "transformers", "llama.cpp"), default="auto")
+    sp.add_argument("--llm-threads", type=int, default=0, help="llama.cpp threads (default: all cores)")
+    sp.add_argument("--openai-base-url", default=env("RAG_OPENAI_BASE_URL", Config.openai_base_url))
+    sp.add_argument("--openai-model", default=env("RAG_OPENAI_MODEL", Config.openai_model))
+
+
+def answer_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Config fields from `answer_options` (and the API key from the environment)."""
+    return {
+        "answerer": args.answerer,
+        "llm_model": args.llm_model,
+        "llm_engine": args.llm_engine,
+        "llm_threads": args.llm_threads,
+        "openai_base_url": args.openai_base_url,
+        "openai_model": args.openai_model,
+        "openai_api_key": os.environ.get("RAG_OPENAI_API_KEY", ""),
+    }
+
+
 def _rag(args: argparse.Namespace, config: Config | None = None):  # type: ignore[no-untyped-def]
     from . import index as index_io
     from .pipeline import RAG
 
     rag = RAG(args.index, config=config)
+    if hasattr(args, "answerer"):
+        rag.config = rag.config.with_(**answer_settings(args))
     if not index_io.exists(rag.index_dir):
         if args.index == "index" and Path(DEFAULT_SOURCES).is_dir():
             print(f"no index yet: building {args.index}/ from {DEFAULT_SOURCES}/", file=sys.stderr)
@@ -161,20 +204,52 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    answer = _rag(args).ask(args.question, k=args.k)
+    on_token = _print_token if args.stream and not args.json else None
+    answer = _rag(args).ask(args.question, k=args.k, on_token=on_token)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return 0
+    if on_token:
+        print("\n")  # the streamed draft; below, the verified answer
+    _print_answer(answer)
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    rag = _rag(args)
+    history: list[dict[str, str]] = []
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            print("> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        question = line.strip()
+        if not question:
+            continue
+        answer = rag.ask(question, history=history, k=args.k)
+        _print_answer(answer)
+        print()
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+def _print_token(piece: str) -> None:
+    print(piece, end="", flush=True)
+
+
+def _print_answer(answer: Any) -> None:
     print(answer.text)
     if answer.citations:
         print()
     for c in answer.citations:
         print(f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end}): «{c.quote}»")
+    for sentence in answer.unsupported:
+        print(f"(unsupported by the sources) {sentence}")
     if not answer.answered and answer.passages:
         print("\nRelated passages (not an answer):")
         for h in answer.passages[:3]:
             print(f"- {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}")
-    return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -183,10 +258,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import answer_metrics, cache_key, read_questions, retrieval_metrics
     from .pipeline import RAG
 
-    config = Config()
+    config = Config().with_(**answer_settings(args))
     questions = read_questions(args.questions)[: args.limit]
     unanswerable = read_questions(args.unanswerable)[: args.limit] if args.unanswerable else []
-    folder = args.cache / cache_key(args.corpus, asdict(config))
+    folder = args.cache / cache_key(args.corpus, config.index_settings())
     rag = RAG(folder, config=config)
     import resource
     import time
@@ -198,6 +273,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "corpus": str(args.corpus),
         "questions": str(args.questions),
         "mode": args.mode,
+        "answerer": args.answerer,
         "chunks": stats.chunks,
         "index_build_s": build_s,
         "embedded_chunks": stats.embedded_chunks,

@@ -3,11 +3,13 @@ component receives it explicitly. Only `cli.py` and `app.py` read environment va
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 FusionMethod = Literal["rrf", "weighted"]
+AnswererName = Literal["extractive", "local", "openai"]
+ANSWERERS: tuple[AnswererName, ...] = ("extractive", "local", "openai")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -39,12 +41,39 @@ class Config:
     # Results returned by search().
     k: int = 5
 
+    # Who writes the answer: "extractive" quotes the best sentences (no LLM; the default, chosen by
+    # measurement in BENCHMARKS.md), "local" a local LLM, "openai" an OpenAI-compatible server.
+    answerer: AnswererName = "extractive"
+    # Local LLM: a Hugging Face id, a local folder or a .gguf file; "" is the bundled Gemma 3 270M.
+    llm_model: str = ""
+    # "auto" uses llama.cpp when llama-cpp-python is installed and the model is a GGUF (7x faster
+    # decoding here), else transformers.
+    llm_engine: Literal["auto", "transformers", "llama.cpp"] = "auto"
+    # llama.cpp threads per answer; 0 = all cores.
+    llm_threads: int = 0
+    # Longest generated answer, in tokens.
+    max_answer_tokens: int = 96
+    # OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server, OpenAI).
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "local"
+    openai_api_key: str = field(default="", repr=False)  # never printed
+    openai_timeout: float = 60.0
+
     def with_(self, **changes: Any) -> Config:
         """A copy with some fields changed (validates names)."""
         unknown = set(changes) - set(asdict(self))
         if unknown:
             raise ValueError(f"unknown config field(s) {sorted(unknown)}; valid fields are {sorted(asdict(self))}")
         return replace(self, **changes)
+
+    def index_settings(self) -> dict[str, Any]:
+        """Everything an index depends on (the eval cache is keyed by it)."""
+        return {
+            "embedding_model": self.embedding_model,
+            "query_prompt": self.query_prompt,
+            "passage_prompt": self.passage_prompt,
+            **self.chunker_settings(),
+        }
 
     def chunker_settings(self) -> dict[str, Any]:
         """Settings that change the chunks: a mismatch means the index must be rebuilt."""

@@ -28,3 +28,7 @@ class IndexNotFoundError(RagError):
 
 class SourceError(RagError):
     """A source file or corpus line could not be loaded."""
+
+
+class LLMUnavailableError(RagError):
+    """The language model server cannot be reached or refused the request."""

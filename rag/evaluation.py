@@ -177,3 +177,47 @@ def cache_key(corpus: Path, settings: dict[str, Any]) -> str:
     h = hashlib.sha256(Path(corpus).read_bytes())
     h.update(json.dumps(settings, sort_keys=True).encode())
     return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A two-turn (or longer) conversation whose last question depends on the earlier ones."""
+
+    cid: str
+    corpus: str
+    turns: tuple[str, ...]
+    answers: tuple[str, ...]
+    standalone: str
+
+
+def read_conversations(path: str | Path) -> list[Conversation]:
+    """Conversations from JSONL: `{"id", "corpus", "turns": [q1, q2], "answers", "standalone"}`."""
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            o = json.loads(line)
+            out.append(Conversation(o["id"], o["corpus"], tuple(o["turns"]), tuple(o["answers"]), o["standalone"]))
+    return out
+
+
+def followup_metrics(conversations: Sequence[Conversation], ask: Callable[..., Answer]) -> dict[str, float]:
+    """Last-turn answer recall@5 (gold in the retrieved passages) and hit rate, three ways: the
+    question alone, with the conversation (`ask(q, history=...)`, the system's own earlier answers
+    in the history) and the hand-written standalone rewrite (the ceiling)."""
+    counts: dict[str, list[int]] = {}
+    for conv in conversations:
+        history: list[dict[str, str]] = []
+        for q in conv.turns[:-1]:
+            history += [{"role": "user", "content": q}, {"role": "assistant", "content": ask(q, history=history).text}]
+        last = conv.turns[-1]
+        for name, answer in (
+            ("alone", ask(last)),
+            ("history", ask(last, history=history)),
+            ("standalone", ask(conv.standalone)),
+        ):
+            passages = " ".join(h.chunk.text for h in answer.passages[:5])
+            counts.setdefault(f"{name}_recall@5", []).append(contains_answer(passages, conv.answers))
+            counts.setdefault(f"{name}_hit_rate", []).append(
+                answer.answered and contains_answer(answer.text, conv.answers)
+            )
+    return {key: sum(v) / len(v) for key, v in counts.items()} | {"conversations": len(conversations)}

@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from . import index as index_io
-from .config import Config
+from .config import ANSWERERS, AnswererName, Config
 from .embed import Embedder
+from .followup import Turn, contextualize
 from .indexing import ProgressCallback, update_index
+from .llm import LLM, TokenCallback
 from .manifest import Manifest
 from .records import Answer, Hit, IndexStats
 from .retrieve import Mode
 from .retrieve import search as hybrid_search
 from .store import IndexType
-
-Turn = dict[str, str]  # {"role": "user"|"assistant", "content": ...}
 
 
 class RAG:
@@ -29,16 +30,24 @@ class RAG:
         index_dir: the index folder (created by `index()`).
         config: settings; when None, those the existing index was built with (else the defaults).
         embedder: an already loaded model to share between instances.
+        llms: already loaded language models by answerer name ("local", "openai") to share.
     """
 
     def __init__(
-        self, index_dir: str | Path = "index", *, config: Config | None = None, embedder: Embedder | None = None
+        self,
+        index_dir: str | Path = "index",
+        *,
+        config: Config | None = None,
+        embedder: Embedder | None = None,
+        llms: dict[str, LLM] | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.config = config or _config_of(self.index_dir) or Config()
         self._embedder = embedder
         self._index: index_io.Index | None = None
         self._lock = threading.Lock()
+        self._llms: dict[str, LLM] = dict(llms or {})
+        self._llm_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -96,22 +105,70 @@ class RAG:
         *,
         history: Sequence[Turn] | None = None,
         k: int | None = None,
-        on_token: Callable[[str], None] | None = None,
+        answerer: AnswererName | None = None,
+        on_token: TokenCallback | None = None,
     ) -> Answer:
-        """Answer `question` from the index, with citations, or say the sources do not contain it."""
+        """Answer `question` from the index, with citations, or say the sources do not contain it.
+
+        Args:
+            question: the question as the user wrote it.
+            history: earlier turns ({"role": "user"|"assistant", "content": ...}); a follow-up
+                question is completed from them before retrieval.
+            k: passages retrieved (default `config.k`).
+            answerer: "extractive", "local" or "openai" (default `config.answerer`).
+            on_token: called with each piece of the answer as it is generated (the extractive
+                answerer sends its whole text at once). The returned `Answer.text` is the verified
+                text, whose markers may differ from the streamed ones.
+        """
         from .answer import answer_question
+        from .generative import answer_generated
 
         if not isinstance(question, str):
             raise ValueError(f"question must be a string (got {type(question).__name__})")
+        name = answerer or self.config.answerer
+        if name not in ANSWERERS:
+            raise ValueError(f"unknown answerer {name!r}; valid answerers are {', '.join(ANSWERERS)}")
         t0 = time.perf_counter()
+        query = contextualize(question, history)
         idx = self.current()
-        hits = hybrid_search(idx, self.embedder, question, k=self.config.k if k is None else k, config=self.config)
+        hits = hybrid_search(idx, self.embedder, query, k=self.config.k if k is None else k, config=self.config)
         t1 = time.perf_counter()
-        answer = answer_question(question, hits, idx, self.embedder)
-        answer.timings.update(retrieval=t1 - t0, answer=time.perf_counter() - t1)
-        if on_token:
-            on_token(answer.text)
-        return answer
+        if name == "extractive":
+            answer = answer_question(question, hits, idx, self.embedder)
+            if on_token:
+                on_token(answer.text)
+        else:
+            answer = answer_generated(
+                question,
+                hits,
+                idx,
+                self.embedder,
+                self.llm(name),
+                max_tokens=self.config.max_answer_tokens,
+                on_token=on_token,
+                earlier=query[len(question) :].strip(),
+            )
+        timings = {"retrieval": t1 - t0, "answer": time.perf_counter() - t1}
+        return replace(answer, timings=timings, query=query)
+
+    def llm(self, answerer: AnswererName) -> LLM:
+        """The language model behind a generative answerer, loaded on first use and kept."""
+        with self._llm_lock:
+            if answerer not in self._llms:
+                c = self.config
+                if answerer == "openai":
+                    from .openai_api import OpenAIChat
+
+                    self._llms[answerer] = OpenAIChat(
+                        c.openai_base_url, c.openai_model, api_key=c.openai_api_key, timeout=c.openai_timeout
+                    )
+                elif answerer == "local":
+                    from .llm import load_llm
+
+                    self._llms[answerer] = load_llm(c.llm_model, engine=c.llm_engine, threads=c.llm_threads)
+                else:
+                    raise ValueError(f"{answerer!r} is not a generative answerer")
+            return self._llms[answerer]
 
 
 def _config_of(index_dir: Path) -> Config | None:

@@ -71,7 +71,8 @@ class Citation:
 @dataclass(frozen=True)
 class Answer:
     """What `ask` returns. `answered` is False when the sources do not contain the answer; then
-    `citations` is empty and `passages` holds the closest (related, not supporting) hits."""
+    `citations` is empty and `passages` holds the closest (related, not supporting) hits.
+    `unsupported` lists generated sentences that no passage supports (shown as such, never cited)."""
 
     question: str
     text: str
@@ -82,6 +83,8 @@ class Answer:
     answerer: str = "extractive"
     lang: Lang = "fr"
     timings: dict[str, float] = field(default_factory=dict)
+    # What was retrieved with: the question, completed from the conversation for a follow-up.
+    query: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

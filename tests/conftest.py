@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -56,3 +57,65 @@ def sources_copy(tmp_path):
     dst = tmp_path / "sources"
     shutil.copytree(ROOT / "sources", dst)
     return dst
+
+
+@pytest.fixture(scope="session", params=["transformers", "llama.cpp"])
+def local_llm(request):
+    """The bundled Gemma 3 270M through each local engine (the GGUF conversion is cached)."""
+    from rag.llm import LlamaCppLLM, TransformersLLM
+
+    return TransformersLLM() if request.param == "transformers" else LlamaCppLLM(threads=2)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(cmd: list[str], port: int, log_path: Path, *, timeout: float = 180):
+    """Run a server process until it accepts connections on `port`; stop it afterwards."""
+    import socket
+    import subprocess
+    import time
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"{cmd[:3]} exited: {log_path.read_text()[-2000:]}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{cmd[:3]} did not listen on port {port} within {timeout} s")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def openai_server(tmp_path_factory):
+    """A real OpenAI-compatible server: llama-cpp-python's, serving the bundled GGUF on loopback."""
+    import sys
+
+    from rag.llm import default_cache_dir, resolve_llm
+
+    folder, gguf = resolve_llm("", default_cache_dir())
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(Path(folder) / gguf), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--n_threads", "2", "--model_alias", "gemma"]
+    with serve(cmd, port, tmp_path_factory.mktemp("llama-server") / "server.log"):
+        yield f"http://127.0.0.1:{port}/v1"

@@ -3,20 +3,23 @@ gradio_client over HTTP on loopback."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 XSS = """---
 title: "Les castors <script>window.__pwned = 1</script>"
 ---
@@ -27,43 +30,16 @@ document.title = 'PWNED'</script> <img src=x onerror="window.__pwned = 1; docume
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     work = tmp_path_factory.mktemp("app")
     sources = work / "sources"
     shutil.copytree(ROOT / "sources", sources)
     (sources / "castors.md").write_text(XSS, encoding="utf-8")
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    log_path = work / "app.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--index", str(work / "index"),
-                             "--sources", str(sources)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.close()
-            pytest.fail(f"app exited: {log_path.read_text()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        log.close()
-        pytest.fail("app did not start within 180 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    port = free_port()
+    cmd = [sys.executable, "app.py", "--port", str(port), "--index", str(work / "index"), "--sources", str(sources)]
+    with serve(cmd, port, work / "app.log"):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -62,3 +62,63 @@ def test_eval_command_prints_metrics(tmp_path):
     for metric in ("recall@5", "mrr@10", "top5_chars", "hit_rate", "citation_precision", "retrieval_ms_p50"):
         assert metric in r.stdout
     assert json.loads((tmp_path / "out.json").read_text())["questions"] == 10
+
+
+def test_ask_streams_a_local_answer_and_chat_follows_up(tmp_path):
+    idx = str(tmp_path / "seeds")
+    _run("index", str(ROOT / "sources"), "--index", idx)
+    out = _run(
+        "ask",
+        "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?",
+        "--index",
+        idx,
+        "--answerer",
+        "local",
+        "--llm-engine",
+        "llama.cpp",
+        "--stream",
+    )
+    draft, _, verified = out.stdout.partition("\n\n")
+    assert draft.strip() and verified.strip(), out.stdout  # the streamed draft, then the verified answer
+
+    first = "Quelle entreprise a annoncé la plus grande levée de fonds jamais réalisée par une entreprise tech ?"
+    chat = subprocess.run(
+        [sys.executable, "-m", "rag", "chat", "--index", idx],
+        input=f"{first}\nQuel âge a cette société ?\n",
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    assert "11 ans" in chat.stdout, chat.stdout  # the follow-up, answered through the conversation
+    assert "11 ans" not in _run("ask", first, "--index", idx).stdout
+
+
+def test_openai_answerer_unreachable_is_a_clear_cli_error(tmp_path):
+    idx = str(tmp_path / "seeds")
+    _run("index", str(ROOT / "sources"), "--index", idx)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAG_OPENAI_API_KEY": "sk-cli-secret"}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rag",
+            "ask",
+            "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?",
+            "--index",
+            idx,
+            "--answerer",
+            "openai",
+            "--openai-base-url",
+            "http://127.0.0.1:9/v1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 1 and "cannot reach the OpenAI-compatible server" in out.stderr
+    assert "Traceback" not in out.stderr and "sk-cli-secret" not in out.stderr + out.stdout
