@@ -1,15 +1,21 @@
 """The Gradio chat app: `python app.py` indexes `sources/` (only what changed), then serves the chat on
-127.0.0.1:7860. Answers carry [n] markers tied to a sources panel that shows each cited passage with
-the quoted span highlighted. Article text is always HTML-escaped: it is shown, never executed."""
+127.0.0.1:7860. Answers stream in, carry [n] markers tied to a sources panel that shows each cited
+passage with the quoted span highlighted, and follow-up questions use the conversation. Articles can be
+added from the browser. Article text is always HTML-escaped: it is shown, never executed."""
 
 from __future__ import annotations
 
 import argparse
 import html
 import os
+import queue
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from rag.uploads import UPLOAD_TYPES
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = [
@@ -59,26 +65,101 @@ def _source_link(source: str, url: str) -> str:
     return html.escape(source)
 
 
-def build_app(rag: Any) -> Any:
+UNSUPPORTED_NOTE = "⚠ Non vérifié dans les sources"
+
+
+def chat_text(answer: Any) -> str:
+    """The assistant's message: the answer, then any sentence no source supports, marked as such."""
+    lines = [answer.text]
+    for sentence in answer.unsupported:
+        lines.append(f"\n> {UNSUPPORTED_NOTE} : « {sentence} »")
+    return "\n".join(lines)
+
+
+def stream_answer(rag: Any, question: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    """(text so far, None) while the answer is generated, then (final text, Answer)."""
+    pieces: queue.Queue[str | None] = queue.Queue()
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["answer"] = rag.ask(question, on_token=pieces.put, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = exc
+        finally:
+            pieces.put(None)
+
+    threading.Thread(target=run, daemon=True).start()
+    text = ""
+    while (piece := pieces.get()) is not None:
+        text += piece
+        yield text, None
+    if "error" in result:
+        raise result["error"]
+    yield chat_text(result["answer"]), result["answer"]
+
+
+def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bool) -> str:
+    """Save uploaded files under `sources` and index them; a report of what happened to each."""
+    from rag.uploads import save_upload
+
+    if not files:
+        return "Choisissez d’abord un ou plusieurs fichiers (.md, .txt, .html, .pdf)."
+    lines, saved = [], []
+    for f in files:
+        path = Path(getattr(f, "name", f))
+        original = getattr(f, "orig_name", None) or path.name
+        try:
+            saved.append(save_upload(sources, original, path.read_bytes(), overwrite=overwrite))
+        except (ValueError, OSError) as exc:
+            lines.append(f"- ✗ {html.escape(str(exc))}")
+    if saved:
+        stats = rag.index([sources])
+        bad = {s.source: s.reason for s in stats.skipped}
+        for path in saved:
+            rel = path.relative_to(sources.resolve()).as_posix()
+            if rel in bad:
+                path.unlink(missing_ok=True)  # unreadable: not left in sources/ to be skipped forever
+                lines.append(f"- ✗ {html.escape(path.name)} : illisible ({html.escape(bad[rel])}), non ajouté")
+            else:
+                lines.append(f"- ✓ {html.escape(path.name)} ajouté et indexé")
+        lines.append(f"\nIndex : {stats.documents} articles, {stats.chunks} passages (version {stats.version}).")
+    return "\n".join(lines)
+
+
+def build_app(rag: Any, sources: Path) -> Any:
     import gradio as gr
 
-    def respond(message: str, history: list[dict[str, Any]], k: int):  # type: ignore[no-untyped-def]
+    from rag.config import ANSWERERS
+
+    def respond(message: str, history: list[dict[str, Any]], k: int, answerer_name: str):  # type: ignore[no-untyped-def]
         message = (message or "").strip()
         if not message:
             raise gr.Error("Écrivez une question. / Type a question.")
         turns = [{"role": m["role"], "content": _text(m["content"])} for m in history]
+        shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
+        yield shown, gr.update(), ""
         try:
-            answer = rag.ask(message[:4000], history=turns, k=int(k))
+            kwargs = {"history": turns, "k": int(k), "answerer": answerer_name}
+            for text, answer in stream_answer(rag, message[:4000], **kwargs):
+                shown[-1] = {"role": "assistant", "content": text}
+                yield shown, (render_sources(answer) if answer else gr.update()), ""
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
-        history = history + [{"role": "user", "content": message}, {"role": "assistant", "content": answer.text}]
-        return history, render_sources(answer), ""
 
-    def ask_api(question: str, k: float = 5) -> dict[str, Any]:
+    def ask_api(question: str, k: float = 5, answerer: str = "") -> dict[str, Any]:
         """The answer and its citations as JSON (for gradio_client)."""
         if not isinstance(question, str) or not question.strip():
             raise gr.Error("question must be a non-empty string")
-        return rag.ask(question[:4000], k=int(k)).to_dict()
+        if answerer and answerer not in ANSWERERS:
+            raise gr.Error(f"unknown answerer {answerer!r}; valid: {', '.join(ANSWERERS)}")
+        try:
+            return rag.ask(question[:4000], k=int(k), answerer=answerer or None).to_dict()  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001
+            raise gr.Error(f"{type(exc).__name__}: {exc}") from None
+
+    def upload(files: list[Any] | None, overwrite: bool) -> tuple[str, Any]:
+        return add_articles(rag, sources, files, overwrite), None
 
     css = "mark{background:#ffe066;padding:0 2px} .sources blockquote{font-size:.9em} .meta{color:#666;font-size:.8em}"
     with gr.Blocks(title="Questions sur vos articles") as demo:
@@ -92,16 +173,37 @@ def build_app(rag: Any) -> Any:
                     clear = gr.Button("Effacer la conversation", elem_id="clear")
                 gr.Examples(EXAMPLES, inputs=box)
             with gr.Column(scale=2):
-                sources = gr.HTML(render_sources(None), label="Sources", elem_id="sources")
+                sources_html = gr.HTML(render_sources(None), label="Sources", elem_id="sources")
                 with gr.Accordion("Réglages", open=False):
-                    k = gr.Slider(1, 10, value=5, step=1, label="Passages lus (k)")
-        send.click(respond, [box, chat, k], [chat, sources, box], api_visibility="private")
-        box.submit(respond, [box, chat, k], [chat, sources, box], api_visibility="private")
-        clear.click(lambda: ([], render_sources(None), ""), None, [chat, sources, box], api_visibility="private")
+                    k = gr.Slider(1, 10, value=rag.config.k, step=1, label="Passages lus (k)")
+                    answerer = gr.Dropdown(
+                        list(ANSWERERS),
+                        value=rag.config.answerer,
+                        label="Rédaction de la réponse",
+                        info="extractive : cite les phrases exactes (recommandé) ; local : Gemma 3 270M ; "
+                        "openai : serveur compatible OpenAI",
+                        elem_id="answerer",
+                    )
+                with gr.Accordion("Ajouter des articles", open=False, elem_id="upload-panel"):
+                    files = gr.File(
+                        label=f"Fichiers {', '.join(UPLOAD_TYPES)} (10 Mo max. chacun)",
+                        file_count="multiple",
+                        file_types=list(UPLOAD_TYPES),
+                        elem_id="upload",
+                    )
+                    overwrite = gr.Checkbox(label="Remplacer les fichiers existants", value=False)
+                    add = gr.Button("Ajouter", elem_id="add")
+                    status = gr.Markdown(elem_id="upload-status")
+        inputs = [box, chat, k, answerer]
+        send.click(respond, inputs, [chat, sources_html, box], api_visibility="private")
+        box.submit(respond, inputs, [chat, sources_html, box], api_visibility="private")
+        clear.click(lambda: ([], render_sources(None), ""), None, [chat, sources_html, box], api_visibility="private")
+        add.click(upload, [files, overwrite], [status, files], api_visibility="private")
         api_q = gr.Textbox(visible=False)
         api_k = gr.Number(value=5, visible=False)
+        api_answerer = gr.Textbox(value="", visible=False)
         api_out = gr.JSON(visible=False)
-        gr.Button(visible=False).click(ask_api, [api_q, api_k], api_out, api_name="ask")
+        gr.Button(visible=False).click(ask_api, [api_q, api_k, api_answerer], api_out, api_name="ask")
     demo.css_for_launch = css  # type: ignore[attr-defined]
     return demo
 
@@ -123,13 +225,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
     p.add_argument("--index", default=str(ROOT / "index"))
     p.add_argument("--sources", default=str(ROOT / "sources"))
+    from rag.cli import _print_stats, _progress_bar, answer_options, answer_settings
+
+    answer_options(p)
     args = p.parse_args(argv)
 
-    from rag.cli import _print_stats, _progress_bar
     from rag.errors import RagError
     from rag.pipeline import RAG
 
     rag = RAG(args.index)
+    rag.config = rag.config.with_(**answer_settings(args))
     progress = _progress_bar()
     try:
         stats = rag.index([args.sources], on_progress=progress)
@@ -142,9 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     auth = _auth(os.environ.get("RAG_AUTH", ""))
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
-    demo = build_app(rag)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-                css=demo.css_for_launch)
+    demo = build_app(rag, Path(args.sources))
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, css=demo.css_for_launch)
     return 0
 
 

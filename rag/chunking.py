@@ -20,7 +20,13 @@ _ABBREV = frozenset(
     """m mm mme mmes mlle dr pr st ste me mgr etc cf ex p pp vol no n° fig ch art env av apr
     mr mrs ms jr sr prof gen col lt vs inc ltd co corp dept approx est u.s u.k e.g i.e""".split()
 )
+# A blank line always ends a paragraph. A single line break does too, unless it is a soft wrap inside
+# a sentence (hard-wrapped text, Markdown): the line before ends without punctuation and is long
+# enough to be prose, and the next line does not start a list item or a heading.
 _PARA_RE = re.compile(r"\n\s*\n|\n")
+_SOFT_WRAP_RE = re.compile(r"[\w,;’'\-–)]$")
+_BLOCK_START_RE = re.compile(r"\s*(?:[-*+•>#|]|\d+[.)]\s)")
+MIN_WRAPPED_LINE = 40
 
 
 def approx_token_counter(texts: Sequence[str]) -> list[int]:
@@ -36,13 +42,27 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
     para_start = start
-    for m in list(_PARA_RE.finditer(text, start, end)) + [None]:
+    breaks = [m for m in _PARA_RE.finditer(text, start, end) if not _soft_wrap(text, m, para_start)]
+    for m in breaks + [None]:
         para_end = m.start() if m else end
         _sentences_in(text, para_start, para_end, spans)
         if m is None:
             break
         para_start = m.end()
     return spans
+
+
+def _soft_wrap(text: str, m: re.Match[str], start: int) -> bool:
+    if m.group() != "\n":
+        return False
+    i = text.rfind("\n", start, m.start())
+    line = text[i + 1 if i >= 0 else start : m.start()].rstrip()
+    return (
+        len(line) >= MIN_WRAPPED_LINE
+        and bool(_SOFT_WRAP_RE.search(line))
+        and not _BLOCK_START_RE.match(text, m.end())
+        and not line.lstrip().startswith("#")
+    )
 
 
 def _sentences_in(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:

@@ -31,7 +31,8 @@ document.title = 'PWNED'</script> <img src=x onerror="window.__pwned = 1; docume
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app(tmp_path_factory):
+    """The app in its own process on a free port: (url, its sources folder)."""
     work = tmp_path_factory.mktemp("app")
     sources = work / "sources"
     shutil.copytree(ROOT / "sources", sources)
@@ -39,7 +40,12 @@ def app_url(tmp_path_factory):
     port = free_port()
     cmd = [sys.executable, "app.py", "--port", str(port), "--index", str(work / "index"), "--sources", str(sources)]
     with serve(cmd, port, work / "app.log"):
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", sources
+
+
+@pytest.fixture(scope="module")
+def app_url(app):
+    return app[0]
 
 
 @pytest.fixture
@@ -97,3 +103,94 @@ def test_gradio_client_gets_answer_and_citations(app_url):
     assert result["answered"] and "1,3 milliard" in result["text"]
     c = result["citations"][0]
     assert c["quote"] in result["text"] and c["end"] > c["start"]
+    local = client.predict("Pour combien Naveen Rao a-t-il vendu MosaicML ?", 5, "local", api_name="/ask")
+    assert local["answerer"].startswith("llama.cpp:") and local["question"]
+    for c in local["citations"]:
+        assert c["quote"] and c["end"] - c["start"] == len(c["quote"])
+    with pytest.raises(Exception, match="unknown answerer"):
+        client.predict("Bonjour ?", 5, "gpt", api_name="/ask")
+
+
+OTTER = """---
+title: "La loutre de mer, outil en main"
+---
+
+La loutre de mer utilise des pierres pour ouvrir les oursins et les coquillages. Elle peut rester sous
+l'eau jusqu'à cinq minutes. Les loutres dorment en se tenant par la patte pour ne pas dériver.
+"""
+
+
+def test_upload_in_the_browser_then_ask_about_the_new_article(app, page, tmp_path):
+    url, sources = app
+    article = tmp_path / "loutres.md"
+    article.write_text(OTTER, encoding="utf-8")
+    page.goto(url)
+    page.get_by_text("Ajouter des articles").click()
+    page.locator("#upload input[type=file]").set_input_files(str(article))
+    page.locator("#add").click()
+    page.get_by_text("loutres.md ajouté et indexé").wait_for(timeout=120_000)
+    assert (sources / "loutres.md").read_text(encoding="utf-8") == OTTER
+
+    page.get_by_label("Votre question").fill("Combien de temps la loutre de mer peut-elle rester sous l'eau ?")
+    page.locator("#send").click()
+    page.locator("#sources mark").first.wait_for(timeout=60_000)
+    assert "cinq minutes" in page.locator("#sources mark").first.inner_text()
+    assert "La loutre de mer, outil en main" in page.locator("#sources").inner_text()
+    assert "[1]" in page.locator("[data-testid='bot']").last.inner_text()
+
+    # The same name again is refused unless "replace" is ticked; nothing is lost.
+    page.locator("#upload input[type=file]").set_input_files(str(article))
+    page.locator("#add").click()
+    page.get_by_text("loutres.md already exists").wait_for(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "upload.png"))
+
+
+LAST_BOT_HAS_MARKER = """(() => {
+    const b = document.querySelectorAll("[data-testid='bot']");
+    return b.length >= 2 && b[b.length - 1].innerText.includes("[1]");
+})()"""
+
+
+def test_follow_up_question_uses_the_conversation(app_url, page):
+    first = "Quelle entreprise a annoncé la plus grande levée de fonds jamais réalisée par une entreprise tech ?"
+    _ask(page, app_url, first)
+    bot = page.locator("[data-testid='bot']")
+    bot.first.wait_for(timeout=60_000)
+    page.locator("#sources mark").first.wait_for(timeout=60_000)
+    page.get_by_label("Votre question").fill("Quel âge a cette société ?")
+    page.locator("#send").click()
+    page.wait_for_function("document.querySelectorAll(\"[data-testid='bot']\").length >= 2", timeout=60_000)
+    page.wait_for_function(
+        LAST_BOT_HAS_MARKER,
+        timeout=60_000,
+    )
+    assert "11 ans" in bot.last.inner_text()
+
+
+def test_local_answer_streams_into_the_chat(app_url, page):
+    page.goto(app_url)
+    page.get_by_text("Réglages").click()
+    page.locator("#answerer input").click()
+    page.get_by_role("option", name="local").click()
+    # Record every text the last bot message shows while the answer arrives.
+    page.evaluate(
+        """() => { window.__seen = new Set();
+        new MutationObserver(() => { const b = document.querySelectorAll("[data-testid='bot']");
+          if (b.length) window.__seen.add(b[b.length-1].innerText); })
+        .observe(document.body, {childList: true, subtree: true, characterData: true}); }"""
+    )
+    page.get_by_label("Votre question").fill("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
+    page.locator("#send").click()
+    page.locator("#sources .citation, #sources .related").first.wait_for(timeout=240_000)
+    seen = page.evaluate("[...window.__seen]")
+    assert len(seen) >= 3, seen  # placeholder, partial text(s), verified answer
+
+
+def test_unsupported_sentences_are_marked_in_the_chat_message():
+    import importlib
+
+    from rag.records import Answer
+
+    app = importlib.import_module("app")
+    text = app.chat_text(Answer("q", "Vrai [1]. Inventé.", True, unsupported=("Inventé.",)))
+    assert text.startswith("Vrai [1]. Inventé.") and "⚠ Non vérifié dans les sources : « Inventé. »" in text
