@@ -147,14 +147,21 @@ def build_app(rag: Any, sources: Path) -> Any:
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
 
-    def ask_api(question: str, k: float = 5, answerer: str = "") -> dict[str, Any]:
-        """The answer and its citations as JSON (for gradio_client)."""
+    def ask_api(question: str, k: float = 5, answerer: str = "", history: Any = None) -> dict[str, Any]:
+        """The answer and its citations as JSON (for gradio_client). `history` is the conversation so
+        far, a list of {"role": "user"|"assistant", "content": ...}; the server keeps no state."""
         if not isinstance(question, str) or not question.strip():
             raise gr.Error("question must be a non-empty string")
         if answerer and answerer not in ANSWERERS:
             raise gr.Error(f"unknown answerer {answerer!r}; valid: {', '.join(ANSWERERS)}")
+        if history is not None and (
+            not isinstance(history, list) or not all(isinstance(t, dict) and "role" in t for t in history)
+        ):
+            raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."}')
+        turns = [{"role": str(t["role"]), "content": _text(t.get("content", ""))} for t in history or []]
         try:
-            return rag.ask(question[:4000], k=int(k), answerer=answerer or None).to_dict()  # type: ignore[no-any-return]
+            answer = rag.ask(question[:4000], k=int(k), answerer=answerer or None, history=turns)
+            return answer.to_dict()  # type: ignore[no-any-return]
         except Exception as exc:  # noqa: BLE001
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
 
@@ -202,8 +209,9 @@ def build_app(rag: Any, sources: Path) -> Any:
         api_q = gr.Textbox(visible=False)
         api_k = gr.Number(value=5, visible=False)
         api_answerer = gr.Textbox(value="", visible=False)
+        api_history = gr.JSON(value=[], visible=False)
         api_out = gr.JSON(visible=False)
-        gr.Button(visible=False).click(ask_api, [api_q, api_k, api_answerer], api_out, api_name="ask")
+        gr.Button(visible=False).click(ask_api, [api_q, api_k, api_answerer, api_history], api_out, api_name="ask")
     demo.css_for_launch = css  # type: ignore[attr-defined]
     return demo
 

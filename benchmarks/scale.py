@@ -61,7 +61,9 @@ def bench_index(vectors: np.ndarray, queries: np.ndarray, kind: str, exact: list
         "index_rss_mb": round(after - before, 1),
     }
     if exact is not None:
-        result["recall@10_vs_exact"] = round(float(np.mean([len(f & e) / 10 for f, e in zip(found, exact)])), 4)
+        result["recall@10_vs_exact"] = round(
+            float(np.mean([len(f & e) / 10 for f, e in zip(found, exact, strict=True)])), 4
+        )
     del store
     return result, found
 

@@ -37,10 +37,13 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for s in ("piaf-fr", "squad-en"):
-        r = _load(s, "hybrid")
-        if r is not None:
+        for mode, label in (("hybrid", "extractive"), ("local", "local"), ("openai", "openai")):
+            r = _load(s, mode)
+            if r is None or "hit_rate" not in r:
+                continue
+            name = f"{label} ({r['questions']} q)"
             print(
-                f"| {s} | extractive | {r['hit_rate']:.3f} | {r['token_f1']:.3f} | {r['citation_precision']:.3f} | "
+                f"| {s} | {name} | {r['hit_rate']:.3f} | {r['token_f1']:.3f} | {r['citation_precision']:.3f} | "
                 f"{r['answered']:.3f} | {r.get('refused', float('nan')):.3f} | {r['answer_ms_p50']:.0f} | "
                 f"{r['answer_ms_p95']:.0f} |"
             )

@@ -194,3 +194,29 @@ def test_unsupported_sentences_are_marked_in_the_chat_message():
     app = importlib.import_module("app")
     text = app.chat_text(Answer("q", "Vrai [1]. Inventé.", True, unsupported=("Inventé.",)))
     assert text.startswith("Vrai [1]. Inventé.") and "⚠ Non vérifié dans les sources : « Inventé. »" in text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "\x00\x01\x02 Noam ?",
+        "mot " * 25_000,
+        "\u202eNoam Shazeer\u202c ?",
+        "<img src=x onerror=alert(1)> Noam ?",
+        "\r\n\t",
+    ],
+)
+def test_hostile_questions_through_the_api_get_an_answer_or_a_clear_error(app_url, question):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    try:
+        result = client.predict(question, 5, api_name="/ask")
+    except Exception as exc:  # noqa: BLE001 - the message is what is checked
+        assert "non-empty" in str(exc), exc
+    else:
+        assert isinstance(result["text"], str) and result["text"]
+        for c in result["citations"]:
+            assert len(c["quote"]) == c["end"] - c["start"]
+    ok = client.predict("Qui est Naveen Rao ?", 5, api_name="/ask")  # and the app still serves
+    assert ok["answered"]
