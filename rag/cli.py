@@ -51,7 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--rebuild", action="store_true", help="discard the existing index and embed everything")
     sp.add_argument("--model", default=os.environ.get("RAG_MODEL"), help="embedding model (HF id or folder)")
-    sp.add_argument("--store", choices=("flat", "hnsw", "ivf"), default="flat", help="FAISS index type")
+    sp.add_argument(
+        "--store",
+        choices=("flat", "hnsw", "ivf", "milvus"),
+        default=os.environ.get("RAG_STORE"),
+        help="FAISS index type, or milvus (see --milvus-uri); default: the existing index's, else flat",
+    )
+    sp.add_argument(
+        "--milvus-uri",
+        default=os.environ.get("RAG_MILVUS_URI", ""),
+        help="Milvus: a local file for Milvus Lite (default: index/milvus.db) or http://host:19530 "
+        "(token from $RAG_MILVUS_TOKEN)",
+    )
     sp.add_argument("--json", action="store_true", help="print the statistics as JSON")
     sp.set_defaults(func=_cmd_index)
 
@@ -83,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--questions", required=True, type=Path, help="questions .jsonl (question, answers, doc_id)")
     sp.add_argument("--unanswerable", type=Path, help="questions the corpus cannot answer (share refused)")
     sp.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    sp.add_argument("--store", choices=("flat", "hnsw", "ivf", "milvus"), default="flat", help="vector store")
     answer_options(sp)
     sp.add_argument("-k", "--k", type=int, default=None, help="passages the answerer reads")
     sp.add_argument("--limit", type=int, default=None, help="only the first N questions")
@@ -131,6 +143,7 @@ def _rag(args: argparse.Namespace, config: Config | None = None):  # type: ignor
     from .pipeline import RAG
 
     rag = RAG(args.index, config=config)
+    rag.config = rag.config.with_(milvus_token=os.environ.get("RAG_MILVUS_TOKEN", ""))
     if hasattr(args, "answerer"):
         rag.config = rag.config.with_(**answer_settings(args))
     if not index_io.exists(rag.index_dir):
@@ -177,8 +190,9 @@ def _print_stats(stats: Any, *, as_json: bool) -> None:
 def _cmd_index(args: argparse.Namespace) -> int:
     from .pipeline import RAG
 
-    config = Config().with_(embedding_model=args.model) if args.model else None
-    rag = RAG(args.index, config=config)
+    rag = RAG(args.index)
+    changes = {"milvus_uri": args.milvus_uri, "milvus_token": os.environ.get("RAG_MILVUS_TOKEN", "")}
+    rag.config = rag.config.with_(**changes, **({"embedding_model": args.model} if args.model else {}))
     progress = _progress_bar()
     try:
         stats = rag.index(args.paths, rebuild=args.rebuild, store=args.store, on_progress=progress)
@@ -261,18 +275,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     config = Config().with_(**answer_settings(args))
     questions = read_questions(args.questions)[: args.limit]
     unanswerable = read_questions(args.unanswerable)[: args.limit] if args.unanswerable else []
-    folder = args.cache / cache_key(args.corpus, config.index_settings())
+    folder = args.cache / cache_key(args.corpus, {**config.index_settings(), "store": args.store})
     rag = RAG(folder, config=config)
     import resource
     import time
 
     t = time.perf_counter()
-    stats = rag.index([args.corpus], on_progress=None)
+    stats = rag.index([args.corpus], store=args.store, on_progress=None)
     build_s = time.perf_counter() - t
     results: dict[str, Any] = {
         "corpus": str(args.corpus),
         "questions": str(args.questions),
         "mode": args.mode,
+        "store": args.store,
         "answerer": args.answerer,
         "chunks": stats.chunks,
         "index_build_s": build_s,

@@ -58,6 +58,10 @@ class Config:
     openai_model: str = "local"
     openai_api_key: str = field(default="", repr=False)  # never printed
     openai_timeout: float = 60.0
+    # Milvus (index --store milvus): "" is a Milvus Lite file beside the index; "http://host:19530"
+    # a Milvus server or cluster, with its token ("user:password" or an API key).
+    milvus_uri: str = ""
+    milvus_token: str = field(default="", repr=False)  # never printed
 
     def with_(self, **changes: Any) -> Config:
         """A copy with some fields changed (validates names)."""

@@ -25,10 +25,11 @@ import numpy as np
 from .errors import IndexCorruptError, IndexNotFoundError, RagError
 from .lexical import LexicalIndex
 from .manifest import REBUILD_HINT, Manifest, file_digest
+from .milvus_store import MilvusStore
 from .records import Chunk, Document
 from .store import VectorStore
 
-_DATA_FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "vectors.faiss")
+_DATA_FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy")
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Index:
     documents: dict[str, Document]
     chunks: list[Chunk]
     vectors: np.ndarray
-    store: VectorStore
+    store: VectorStore | MilvusStore
     lexical: LexicalIndex
     version: str = ""
 
@@ -76,8 +77,8 @@ def exists(root: Path) -> bool:
     return current_version(Path(root)) is not None
 
 
-def load(root: Path, *, verify: bool = True) -> Index:
-    """Load the live version of the index in `root`.
+def load(root: Path, *, verify: bool = True, milvus_token: str = "") -> Index:
+    """Load the live version of the index in `root` (`milvus_token`: for a Milvus server's collection).
 
     Raises:
         IndexNotFoundError: there is no index in `root`.
@@ -110,14 +111,24 @@ def load(root: Path, *, verify: bool = True) -> Index:
             doc = documents[doc_id]
             chunks.append(Chunk(chunk_id, doc_id, doc.title, doc.text[start:end], start, end))
         vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-        store = VectorStore.load(folder / "vectors.faiss", manifest.store)  # type: ignore[arg-type]
+        store: VectorStore | MilvusStore
+        if manifest.store == "milvus":
+            store = MilvusStore.load(
+                folder / MilvusStore.file_name,
+                token=milvus_token,
+                embedding_model=manifest.embedding_model,
+                dim=manifest.dim,
+                size=manifest.chunks,
+            )
+        else:
+            store = VectorStore.load(folder / VectorStore.file_name, manifest.store)  # type: ignore[arg-type]
         lexical = LexicalIndex.load(folder / "bm25", len(chunks))
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, RuntimeError) as exc:
         raise IndexCorruptError(f"index {folder} is unreadable ({type(exc).__name__}: {exc}); {REBUILD_HINT}") from None
     if not (len(chunks) == vectors.shape[0] == store.size == manifest.chunks):
         raise IndexCorruptError(
             f"index {folder} is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
-            f"{store.size} in FAISS, manifest says {manifest.chunks}); {REBUILD_HINT}"
+            f"{store.size} in the vector store, manifest says {manifest.chunks}); {REBUILD_HINT}"
         )
     return Index(manifest, documents, chunks, vectors, store, lexical, version)
 
@@ -142,10 +153,10 @@ def save(root: Path, index: Index) -> str:
             for c in index.chunks:
                 fh.write(json.dumps([c.chunk_id, c.doc_id, c.start, c.end], ensure_ascii=False) + "\n")
         np.save(tmp / "vectors.npy", index.vectors, allow_pickle=False)
-        index.store.save(tmp / "vectors.faiss")
+        index.store.save(tmp / index.store.file_name)
         (tmp / "bm25").mkdir()
         index.lexical.save(tmp / "bm25")
-        files = {name: file_digest(tmp / name) for name in _DATA_FILES}
+        files = {name: file_digest(tmp / name) for name in (*_DATA_FILES, index.store.file_name)}
         for p in sorted((tmp / "bm25").iterdir()):
             files[f"bm25/{p.name}"] = file_digest(p)
         manifest = replace(index.manifest, files=files, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -160,7 +171,7 @@ def save(root: Path, index: Index) -> str:
             "Free some disk space or choose another --index folder."
         ) from exc
     index.manifest, index.version = manifest, version
-    _prune(root, keep={version, *_previous(root, version)})
+    _prune(root, keep={version, *_previous(root, version)}, store=index.store)
     return version
 
 
@@ -190,9 +201,11 @@ def _previous(root: Path, version: str) -> list[str]:
     return older[-1:]  # keep one previous version for readers that loaded it a moment ago
 
 
-def _prune(root: Path, keep: set[str]) -> None:
+def _prune(root: Path, keep: set[str], store: VectorStore | MilvusStore) -> None:
     for p in root.iterdir():
         if (p.name.startswith("v-") and p.name not in keep) or (p.name.startswith(".v-") and p.name.endswith(".tmp")):
+            if isinstance(store, MilvusStore) and (p / MilvusStore.file_name).exists():
+                store.drop_pointed(p / MilvusStore.file_name)  # the pruned version's collection
             shutil.rmtree(p, ignore_errors=True)
 
 

@@ -23,11 +23,13 @@ from .chunking import chunk_document
 from .config import Config
 from .embed import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, RagError
+from .lang import stems
 from .lexical import LexicalIndex
 from .manifest import FORMAT_VERSION, Manifest, document_hash
+from .milvus_store import MilvusStore
 from .records import Chunk, Document, IndexStats, Skipped
 from .sources import iter_sources
-from .store import IndexType, VectorStore
+from .store import StoreKind, VectorStore
 
 STAGE_BATCH = 256  # chunks embedded and staged at a time
 
@@ -52,7 +54,7 @@ def update_index(
     config: Config,
     *,
     rebuild: bool = False,
-    store_kind: IndexType = "flat",
+    store_kind: StoreKind | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> IndexStats:
     """Make the index in `root` mirror the documents under `paths`.
@@ -63,7 +65,9 @@ def update_index(
         embedder: the loaded embedding model; must be the one `config` names.
         config: settings (chunker, prompts, model).
         rebuild: ignore the existing index and embed everything again.
-        store_kind: FAISS index type for the new version.
+        store_kind: FAISS index type for the new version, or "milvus" (a collection at
+            `config.milvus_uri`; default a Milvus Lite file beside the index); None keeps the
+            existing index's kind ("flat" for a new index).
         on_progress: called as documents are read and batches embedded.
 
     Raises:
@@ -131,8 +135,9 @@ def update_index(
         removed = sorted(set(old_hashes) - set(new_docs))
         changed = counts["added"] + counts["changed"] + len(removed)
         version = old.version if old else ""
-        if changed or old is None or rebuild:
-            version = _commit(root, old, new_docs, hashes, stage, embedder, config, store_kind)
+        kind: StoreKind = store_kind or (old.manifest.store if old else "flat")  # type: ignore[assignment]
+        if changed or old is None or rebuild or kind != old.manifest.store:
+            version = _commit(root, old, new_docs, hashes, stage, embedder, config, kind)
         stage.clear()
     return IndexStats(
         documents=len(new_docs),
@@ -152,7 +157,7 @@ def _load_previous(root: Path, config: Config) -> index_io.Index | None:
     if not index_io.exists(root):
         return None
     try:
-        old = index_io.load(root)
+        old = index_io.load(root, milvus_token=config.milvus_token)
     except IndexCorruptError as exc:
         raise IndexCorruptError(f"{exc} (the existing index cannot be updated in place)") from None
     old.manifest.check(config, root)
@@ -167,7 +172,7 @@ def _commit(
     stage: _Stage,
     embedder: Embedder,
     config: Config,
-    store_kind: IndexType,
+    store_kind: StoreKind,
 ) -> str:
     old_rows: dict[str, list[int]] = {}
     if old:
@@ -203,8 +208,24 @@ def _commit(
         documents=hashes,
         chunks=len(chunks),
     )
-    new = index_io.Index(manifest, docs, chunks, vectors, VectorStore.build(vectors, kind=store_kind), lexical)
-    return index_io.save(root, new)
+    store: VectorStore | MilvusStore
+    if store_kind == "milvus":
+        terms = [
+            " ".join(stems(index_io.retrieval_text(c.title, c.text, with_title), docs[c.doc_id].lang)) for c in chunks
+        ]
+        uri = config.milvus_uri or str(root.resolve() / "milvus.db")
+        store = MilvusStore.build(
+            vectors, terms, uri=uri, token=config.milvus_token, embedding_model=config.embedding_model
+        )
+    else:
+        store = VectorStore.build(vectors, kind=store_kind)
+    new = index_io.Index(manifest, docs, chunks, vectors, store, lexical)
+    try:
+        return index_io.save(root, new)
+    except BaseException:
+        if isinstance(store, MilvusStore):
+            store.drop_pointed_self()
+        raise
 
 
 class _Stage:

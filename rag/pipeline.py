@@ -20,7 +20,7 @@ from .manifest import Manifest
 from .records import Answer, Hit, IndexStats
 from .retrieve import Mode
 from .retrieve import search as hybrid_search
-from .store import IndexType
+from .store import StoreKind
 
 
 class RAG:
@@ -67,7 +67,7 @@ class RAG:
         paths: Iterable[str | Path],
         *,
         rebuild: bool = False,
-        store: IndexType = "flat",
+        store: StoreKind | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> IndexStats:
         """Make the index mirror the documents under `paths` (only new or changed ones are embedded)."""
@@ -88,7 +88,7 @@ class RAG:
         version = index_io.current_version(self.index_dir)
         idx = self._index
         if idx is None or idx.version != version:
-            idx = index_io.load(self.index_dir)
+            idx = index_io.load(self.index_dir, milvus_token=self.config.milvus_token)
             idx.manifest.check(self.config, self.index_dir)
             self._index = idx
         return idx

@@ -10,7 +10,8 @@ import numpy as np
 from .config import Config
 from .embed import Embedder
 from .index import Index
-from .lang import detect_lang
+from .lang import detect_lang, query_stems
+from .milvus_store import MilvusStore
 from .records import Hit, Lang
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -53,7 +54,12 @@ def search(
     if mode != "lexical":
         q = embedder.embed_queries([query])[0]
         dense = index.store.search(q, n)
-    lexical = index.lexical.search(query, lang, n) if mode != "dense" else []
+    lexical: list[tuple[int, float]] = []
+    if mode != "dense":
+        if isinstance(index.store, MilvusStore):  # Milvus' own BM25, over the same stems
+            lexical = index.store.search_terms(query_stems(query, lang), n)
+        else:
+            lexical = index.lexical.search(query, lang, n)
     if mode == "dense":
         fused = [(row, s) for row, s in dense]
     elif mode == "lexical":

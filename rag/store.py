@@ -12,10 +12,14 @@ from typing import Literal
 import numpy as np
 
 IndexType = Literal["flat", "hnsw", "ivf"]
+# Where vectors live: a FAISS index type, or a Milvus collection (rag.milvus_store).
+StoreKind = Literal["flat", "hnsw", "ivf", "milvus"]
 
 
 class VectorStore:
     """FAISS inner-product index (cosine on normalised vectors)."""
+
+    file_name = "vectors.faiss"
 
     def __init__(self, index: object, dim: int, kind: IndexType) -> None:
         self._index = index

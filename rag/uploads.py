@@ -25,7 +25,7 @@ def safe_name(filename: str) -> str:
     stem, dot, ext = base.rpartition(".")
     if not dot:
         stem, ext = base, ""
-    stem = stem.lstrip(".-_ ")[: MAX_NAME_CHARS] or "article"
+    stem = stem.lstrip(".-_ ")[:MAX_NAME_CHARS] or "article"
     return f"{stem}.{ext.lower()}" if ext else stem
 
 

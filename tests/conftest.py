@@ -51,6 +51,44 @@ def squad_rag(tmp_path_factory, embedder):
     return rag
 
 
+STORES = ["flat", "milvus"]
+
+
+@pytest.fixture(scope="session", params=STORES)
+def store(request):
+    """Where vectors live: FAISS (flat) or a real Milvus Lite collection."""
+    return request.param
+
+
+def with_store(rag, sources, store, tmp_path_factory):
+    """`rag` itself for FAISS; else a copy of its index moved to `store` (no re-embedding)."""
+    from rag.pipeline import RAG
+
+    if store == "flat":
+        return rag
+    folder = tmp_path_factory.mktemp(f"{store}-index") / "idx"
+    shutil.copytree(rag.index_dir, folder)
+    other = RAG(folder, embedder=rag.embedder)
+    other.index([sources], store=store)
+    assert other.current().manifest.store == store
+    return other
+
+
+@pytest.fixture(scope="session")
+def seed_rag_any(seed_rag, store, tmp_path_factory):
+    return with_store(seed_rag, ROOT / "sources", store, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def piaf_rag_any(piaf_rag, store, tmp_path_factory):
+    return with_store(piaf_rag, DATA / "piaf-fr" / "corpus.jsonl", store, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def squad_rag_any(squad_rag, store, tmp_path_factory):
+    return with_store(squad_rag, DATA / "squad-en" / "corpus.jsonl", store, tmp_path_factory)
+
+
 @pytest.fixture
 def sources_copy(tmp_path):
     """A writable copy of the seed articles."""

@@ -18,9 +18,9 @@ from rag.pipeline import RAG
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_build_save_load_gives_the_same_hits(tmp_path, embedder, sources_copy):
+def test_build_save_load_gives_the_same_hits(tmp_path, embedder, sources_copy, store):
     rag = RAG(tmp_path / "idx", embedder=embedder)
-    stats = rag.index([sources_copy])
+    stats = rag.index([sources_copy], store=store)
     assert stats.documents == 2 and stats.embedded_chunks == stats.chunks > 0
     before = rag.search("Noam Shazeer", k=5)
     again = RAG(tmp_path / "idx", embedder=embedder)
@@ -32,9 +32,9 @@ def test_build_save_load_gives_the_same_hits(tmp_path, embedder, sources_copy):
         assert idx.documents[c.doc_id].text[c.start : c.end] == c.text
 
 
-def test_reindex_embeds_only_what_changed_and_drops_deleted(tmp_path, embedder, sources_copy):
+def test_reindex_embeds_only_what_changed_and_drops_deleted(tmp_path, embedder, sources_copy, store):
     rag = RAG(tmp_path / "idx", embedder=embedder)
-    first = rag.index([sources_copy])
+    first = rag.index([sources_copy], store=store)
     unchanged = rag.index([sources_copy])
     assert (unchanged.embedded_chunks, unchanged.unchanged, unchanged.version) == (0, 2, first.version)
 
@@ -98,9 +98,9 @@ def test_settings_are_read_from_the_index(tmp_path, embedder, sources_copy):
         ),
     ],
 )
-def test_damaged_index_gives_a_clear_message(tmp_path, embedder, sources_copy, damage, match):
+def test_damaged_index_gives_a_clear_message(tmp_path, embedder, sources_copy, damage, match, store):
     rag = RAG(tmp_path / "idx", embedder=embedder)
-    rag.index([sources_copy])
+    rag.index([sources_copy], store=store)
     damage(tmp_path / "idx" / index_io.current_version(tmp_path / "idx"))
     with pytest.raises((IndexCorruptError, IndexMismatchError), match=match):
         RAG(tmp_path / "idx", embedder=embedder).search("Noam")
@@ -111,9 +111,9 @@ def test_missing_index_says_how_to_build(tmp_path, embedder):
         RAG(tmp_path / "none", embedder=embedder).search("x")
 
 
-def test_failed_write_leaves_the_previous_version_live(tmp_path, embedder, sources_copy, monkeypatch):
+def test_failed_write_leaves_the_previous_version_live(tmp_path, embedder, sources_copy, monkeypatch, store):
     rag = RAG(tmp_path / "idx", embedder=embedder)
-    rag.index([sources_copy])
+    rag.index([sources_copy], store=store)
     live = index_io.current_version(tmp_path / "idx")
     (sources_copy / "new.md").write_text("Un article de plus.", encoding="utf-8")
 
@@ -158,3 +158,49 @@ def test_kill_9_during_indexing_leaves_previous_index_and_next_run_resumes(tmp_p
     assert stats["embedded_chunks"] < stats["chunks"] - 2, "the resumed run embedded everything again"
     final = RAG(idx, embedder=embedder).current()
     assert len(final.chunks) == stats["chunks"] and len({c.chunk_id for c in final.chunks}) == stats["chunks"]
+
+
+def _milvus(rag):
+    store = rag.current().store
+    assert store.kind == "milvus"
+    return store
+
+
+def test_milvus_collections_follow_the_versions(tmp_path, embedder, sources_copy):
+    rag = RAG(tmp_path / "idx", embedder=embedder)
+    rag.index([sources_copy], store="milvus")
+    first = _milvus(rag).collection
+    for i in range(3):
+        (sources_copy / f"n{i}.md").write_text(f"Article numéro {i} sur les castors.", encoding="utf-8")
+        rag.index([sources_copy])  # the kind is kept from the existing index
+    client = _milvus(rag)._client
+    live = [c for c in client.list_collections() if c.startswith("rag_")]
+    assert first not in live and len(live) == 2  # the live version and the one before it
+    assert rag.search("castors", k=1)[0].chunk.doc_id.startswith("n")
+
+
+def test_milvus_missing_collection_or_other_model_is_a_clear_error(tmp_path, embedder, sources_copy):
+    rag = RAG(tmp_path / "idx", embedder=embedder)
+    rag.index([sources_copy], store="milvus")
+    store = _milvus(rag)
+    folder = tmp_path / "idx" / index_io.current_version(tmp_path / "idx")
+    pointer = json.loads((folder / "vectors.milvus.json").read_text())
+    store._client.alter_collection_properties(store.collection, {"rag.embedding_model": "other/model"})
+    with pytest.raises(IndexMismatchError, match="built with 'other/model'.*--rebuild"):
+        RAG(tmp_path / "idx", embedder=embedder).search("Noam")
+    store._client.drop_collection(pointer["collection"])
+    with pytest.raises(IndexCorruptError, match=f"collection {pointer['collection']} .* is missing.*--rebuild"):
+        RAG(tmp_path / "idx", embedder=embedder).search("Noam")
+    stats = RAG(tmp_path / "idx", embedder=embedder).index([sources_copy], rebuild=True, store="milvus")
+    assert stats.chunks > 0
+
+
+def test_milvus_and_faiss_agree(seed_rag, tmp_path_factory):
+    from .conftest import with_store
+
+    milvus = with_store(seed_rag, ROOT / "sources", "milvus", tmp_path_factory)
+    for q in ("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?", "Who is Naveen Rao?", "LeBron James"):
+        for mode in ("dense", "lexical", "hybrid"):
+            a = [h.chunk.chunk_id for h in seed_rag.search(q, k=5, mode=mode)]
+            b = [h.chunk.chunk_id for h in milvus.search(q, k=5, mode=mode)]
+            assert a[:3] == b[:3] or len(set(a) & set(b)) >= 4, (q, mode, a, b)

@@ -1,3 +1,5 @@
+"""Retrieval on the real model, against both vector stores (FAISS and Milvus Lite)."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,30 +22,30 @@ SEED_QUESTIONS = [
 
 
 @pytest.mark.parametrize("question,expected", SEED_QUESTIONS)
-def test_seed_questions_find_the_passage(seed_rag, question, expected):
-    hits = seed_rag.search(question, k=3)
+def test_seed_questions_find_the_passage(seed_rag_any, question, expected):
+    hits = seed_rag_any.search(question, k=3)
     assert any(expected in h.chunk.text for h in hits), [h.chunk.text[:80] for h in hits]
 
 
-def test_hits_carry_offsets_and_both_scores(seed_rag):
-    hits = seed_rag.search("Noam Shazeer Google", k=4)
+def test_hits_carry_offsets_and_both_scores(seed_rag_any):
+    hits = seed_rag_any.search("Noam Shazeer Google", k=4)
     assert [h.rank for h in hits] == [1, 2, 3, 4]
     assert all(h.dense_score is not None for h in hits)
     assert any(h.lexical_score for h in hits)
     assert hits == sorted(hits, key=lambda h: -h.score)
 
 
-def test_k_larger_than_the_index_and_empty_queries(seed_rag):
-    n = len(seed_rag.current().chunks)
-    assert len(seed_rag.search("talents", k=10_000)) <= n
-    assert seed_rag.search("   ", k=5) == []
+def test_k_larger_than_the_index_and_empty_queries(seed_rag_any):
+    n = len(seed_rag_any.current().chunks)
+    assert len(seed_rag_any.search("talents", k=10_000)) <= n
+    assert seed_rag_any.search("   ", k=5) == []
     with pytest.raises(ValueError, match="k must be"):
-        seed_rag.search("x", k=0)
+        seed_rag_any.search("x", k=0)
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
-def test_modes(seed_rag, mode):
-    assert seed_rag.search("LeBron James", k=2, mode=mode)
+def test_modes(seed_rag_any, mode):
+    assert seed_rag_any.search("LeBron James", k=2, mode=mode)
 
 
 # Quality floors on fixed subsets of the public sets: set a little under what is measured
@@ -51,11 +53,11 @@ def test_modes(seed_rag, mode):
 @pytest.mark.parametrize(
     "fixture,folder,floor_r5,floor_mrr",
     [
-        ("piaf_rag", "piaf-fr", 0.90, 0.75),
-        ("squad_rag", "squad-en", 0.94, 0.80),
+        ("piaf_rag_any", "piaf-fr", 0.90, 0.75),
+        ("squad_rag_any", "squad-en", 0.94, 0.80),
     ],
 )
-def test_recall_floor(request, fixture, folder, floor_r5, floor_mrr):
+def test_recall_floor(request, store, fixture, folder, floor_r5, floor_mrr):
     rag = request.getfixturevalue(fixture)
     questions = read_questions(DATA / folder / "questions.jsonl")
     m = retrieval_metrics(questions, lambda q: rag.search(q, k=10))
