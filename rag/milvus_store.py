@@ -12,6 +12,7 @@ collection records the embedding model and dimension as properties and refuses a
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Sequence
@@ -36,10 +37,21 @@ def client_for(uri: str, token: str = "") -> Any:
     key = (uri, token)
     with _clients_lock:
         if key not in _clients:
+            # subtle: Milvus Lite logs a full traceback when it cannot open its file; the message
+            # below says what happened and what to do, so the library's log is silenced meanwhile.
+            logging.disable(logging.ERROR)
             try:
                 _clients[key] = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
             except Exception as exc:  # noqa: BLE001 - pymilvus raises many kinds; one clear message
-                raise RagError(f"cannot connect to Milvus at {uri} ({type(exc).__name__}: {exc})") from None
+                hint = (
+                    "; Milvus Lite opens its file from one process at a time: stop the other process using "
+                    "it (the app or an indexer), or use a Milvus server (--milvus-uri http://host:19530)"
+                    if not uri.startswith(("http://", "https://", "tcp://"))
+                    else "; check that the server runs and the token ($RAG_MILVUS_TOKEN)"
+                )
+                raise RagError(f"cannot open Milvus at {uri} ({type(exc).__name__}: {exc}){hint}") from None
+            finally:
+                logging.disable(logging.NOTSET)
         return _clients[key]
 
 

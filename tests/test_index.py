@@ -204,3 +204,18 @@ def test_milvus_and_faiss_agree(seed_rag, tmp_path_factory):
             a = [h.chunk.chunk_id for h in seed_rag.search(q, k=5, mode=mode)]
             b = [h.chunk.chunk_id for h in milvus.search(q, k=5, mode=mode)]
             assert a[:3] == b[:3] or len(set(a) & set(b)) >= 4, (q, mode, a, b)
+
+
+def test_milvus_lite_file_held_by_another_process_is_a_clear_error(tmp_path, embedder, sources_copy):
+    rag = RAG(tmp_path / "idx", embedder=embedder)
+    rag.index([sources_copy], store="milvus")  # this process now holds idx/milvus.db
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "rag", "search", "Noam", "--index", str(tmp_path / "idx")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 1 and "one process at a time" in out.stderr and "Traceback" not in out.stderr
