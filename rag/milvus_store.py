@@ -117,13 +117,11 @@ class MilvusStore:
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         if self.size == 0 or k <= 0:
             return []
-        result = self._client.search(
-            self.collection,
+        result = self._search(
             data=[np.asarray(query, dtype=np.float32).tolist()],
             anns_field="vector",
             limit=min(k, self.size),
             search_params={"metric_type": "IP"},
-            output_fields=["row"],
         )
         return [(int(h["row"]), float(h["distance"])) for h in result[0]]
 
@@ -131,17 +129,18 @@ class MilvusStore:
         """Milvus BM25 over the stems: (row, score) best first, only rows sharing a term."""
         if self.size == 0 or k <= 0 or not terms:
             return []
-        result = self._client.search(
-            self.collection,
-            data=[" ".join(terms)],
-            anns_field="sparse",
-            limit=min(k, self.size),
-            search_params={"metric_type": "BM25"},
-            output_fields=["row"],
+        result = self._search(
+            data=[" ".join(terms)], anns_field="sparse", limit=min(k, self.size), search_params={"metric_type": "BM25"}
         )
         # subtle: Milvus Lite reports BM25 as a negative distance (smaller is better); a server as a
         # positive score. Either way the order is best first; keep a positive score.
         return [(int(h["row"]), abs(float(h["distance"]))) for h in result[0]]
+
+    def _search(self, **kwargs: Any) -> Any:
+        try:
+            return self._client.search(self.collection, output_fields=["row"], **kwargs)
+        except Exception as exc:  # noqa: BLE001 - pymilvus raises many kinds; one clear message
+            raise RagError(f"Milvus search in {self.collection} at {self.uri} failed ({exc})") from None
 
     def save(self, path: Path) -> None:
         """Write the pointer to the collection (never the token)."""
@@ -164,6 +163,10 @@ class MilvusStore:
                 f"the Milvus collection {name} at {uri} was built with {props.get('rag.embedding_model')!r} "
                 f"(dim {props.get('rag.dim')}), the index manifest says {embedding_model!r} (dim {dim}); {REBUILD_HINT}"
             )
+        try:
+            client.load_collection(name)  # a collection made by another process starts released
+        except Exception as exc:  # noqa: BLE001
+            raise RagError(f"cannot load the Milvus collection {name} at {uri} ({exc})") from None
         rows = int(client.get_collection_stats(name).get("row_count", -1))
         if rows != size:
             raise IndexCorruptError(

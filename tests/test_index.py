@@ -219,3 +219,17 @@ def test_milvus_lite_file_held_by_another_process_is_a_clear_error(tmp_path, emb
         timeout=600,
     )
     assert out.returncode == 1 and "one process at a time" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_milvus_index_built_by_another_process_is_searchable(tmp_path, sources_copy):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    idx = str(tmp_path / "idx")
+    run = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "rag", "index", str(sources_copy), "--index", idx, "--store", "milvus"],
+        **run,
+        check=True,
+    )
+    out = subprocess.run([sys.executable, "-m", "rag", "search", "Noam Shazeer", "--index", idx, "--json"], **run)
+    assert out.returncode == 0, out.stderr
+    assert "Shazeer" in json.loads(out.stdout)[0]["chunk"]["text"]
