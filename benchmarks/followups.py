@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
 from rag.embed import Embedder
 from rag.evaluation import contains_answer, followup_metrics, read_conversations, read_questions

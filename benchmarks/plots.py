@@ -46,8 +46,10 @@ def latency_vs_size() -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for kind in ("flat", "hnsw", "ivf"):
         points = [(n, r[str(n)][kind]) for n in sizes if kind in r[str(n)]]
-        ax.plot([n for n, _ in points], [p["query_ms_p50"] for _, p in points], marker="o", label=f"{kind} p50")
-        ax.plot([n for n, _ in points], [p["query_ms_p95"] for _, p in points], ls="--", alpha=0.5, label=f"{kind} p95")
+        xs = [n for n, _ in points]
+        (line,) = ax.plot(xs, [p["query_ms_p50"] for _, p in points], marker="o", label=f"{kind} p50")
+        p95 = [p["query_ms_p95"] for _, p in points]
+        ax.plot(xs, p95, ls="--", alpha=0.5, color=line.get_color(), label=f"{kind} p95")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("passages in the index")

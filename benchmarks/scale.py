@@ -14,11 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
 from rag.store import VectorStore
 
