@@ -42,14 +42,19 @@ def is_follow_up(question: str) -> bool:
     return len(content) <= MIN_CONTENT_WORDS
 
 
-def contextualize(question: str, history: Sequence[Turn] | None) -> str:
-    """The query to retrieve with: `question` itself, or followed by the previous question (itself
-    completed from the turns before it, so chains of follow-ups work)."""
+def earlier_question(question: str, history: Sequence[Turn] | None) -> str:
+    """What `question` follows up on: the previous question, itself completed from the turns before
+    it (so chains of follow-ups work); "" when `question` stands alone or there is no earlier one."""
     if not history or not is_follow_up(question):
-        return question
+        return ""
     users = [i for i, t in enumerate(history) if t.get("role") == "user" and t.get("content", "").strip()]
     if not users:
-        return question
+        return ""
     last = users[-1]
-    previous = contextualize(history[last]["content"], history[:last])[:MAX_QUERY_CHARS]
-    return f"{question} {previous}"
+    return contextualize(history[last]["content"], history[:last])[:MAX_QUERY_CHARS]
+
+
+def contextualize(question: str, history: Sequence[Turn] | None) -> str:
+    """The query to retrieve with: `question`, followed by what it follows up on."""
+    earlier = earlier_question(question, history)
+    return f"{question} {earlier}" if earlier else question

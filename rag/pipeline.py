@@ -13,7 +13,7 @@ from pathlib import Path
 from . import index as index_io
 from .config import ANSWERERS, AnswererName, Config
 from .embed import Embedder
-from .followup import Turn, contextualize
+from .followup import Turn, contextualize, earlier_question
 from .indexing import ProgressCallback, update_index
 from .llm import LLM, TokenCallback
 from .manifest import Manifest
@@ -129,6 +129,7 @@ class RAG:
         if name not in ANSWERERS:
             raise ValueError(f"unknown answerer {name!r}; valid answerers are {', '.join(ANSWERERS)}")
         t0 = time.perf_counter()
+        earlier = earlier_question(question, history)  # what a follow-up refers to, for the prompt
         query = contextualize(question, history)
         idx = self.current()
         hits = hybrid_search(idx, self.embedder, query, k=self.config.k if k is None else k, config=self.config)
@@ -146,7 +147,7 @@ class RAG:
                 self.llm(name),
                 max_tokens=self.config.max_answer_tokens,
                 on_token=on_token,
-                earlier=query[len(question) :].strip(),
+                earlier=earlier,
             )
         timings = {"retrieval": t1 - t0, "answer": time.perf_counter() - t1}
         return replace(answer, timings=timings, query=query)
