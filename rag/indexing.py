@@ -23,8 +23,7 @@ from .chunking import chunk_document
 from .config import Config
 from .embed import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, RagError
-from .lang import stems
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, passage_terms
 from .manifest import FORMAT_VERSION, Manifest, document_hash
 from .milvus_store import MilvusStore
 from .records import Chunk, Document, IndexStats, Skipped
@@ -194,9 +193,8 @@ def _commit(
     if vectors.shape[0] != len(chunks):
         raise RagError(f"internal error: {vectors.shape[0]} vectors for {len(chunks)} chunks; index unchanged")
     with_title = config.title_in_chunks
-    lexical = LexicalIndex.build(
-        [index_io.retrieval_text(c.title, c.text, with_title) for c in chunks], [docs[c.doc_id].lang for c in chunks]
-    )
+    terms = [passage_terms(index_io.retrieval_text(c.title, c.text, with_title), docs[c.doc_id].lang) for c in chunks]
+    lexical = LexicalIndex.build(terms)
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         embedding_model=config.embedding_model,
@@ -210,12 +208,13 @@ def _commit(
     )
     store: VectorStore | MilvusStore
     if store_kind == "milvus":
-        terms = [
-            " ".join(stems(index_io.retrieval_text(c.title, c.text, with_title), docs[c.doc_id].lang)) for c in chunks
-        ]
         uri = config.milvus_uri or str(root.resolve() / "milvus.db")
         store = MilvusStore.build(
-            vectors, terms, uri=uri, token=config.milvus_token, embedding_model=config.embedding_model
+            vectors,
+            [" ".join(t) for t in terms],
+            uri=uri,
+            token=config.milvus_token,
+            embedding_model=config.embedding_model,
         )
     else:
         store = VectorStore.build(vectors, kind=store_kind)

@@ -12,6 +12,11 @@ from .lang import query_stems, stems
 from .records import Lang
 
 
+def passage_terms(text: str, lang: Lang) -> list[str]:
+    """The BM25 terms of a passage (shared with Milvus' BM25, which is fed the same terms)."""
+    return stems(text, lang)
+
+
 class LexicalIndex:
     """BM25 scores for a fixed list of passages (row i is passage i)."""
 
@@ -20,10 +25,11 @@ class LexicalIndex:
         self.size = size
 
     @classmethod
-    def build(cls, texts: Sequence[str], langs: Sequence[Lang]) -> LexicalIndex:
+    def build(cls, terms: Sequence[list[str]]) -> LexicalIndex:
+        """BM25 over passages given as their terms (`passage_terms` of each text)."""
         import bm25s
 
-        corpus = [stems(t, lang) or [""] for t, lang in zip(texts, langs, strict=True)]
+        corpus = [t or [""] for t in terms]
         bm25 = bm25s.BM25()
         if corpus:
             bm25.index(corpus, show_progress=False)

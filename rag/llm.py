@@ -215,12 +215,13 @@ def load_llm(model: str = "", *, engine: LLMEngine = "auto", cache_dir: Path | N
     if engine not in ("auto", "transformers", "llama.cpp"):
         raise ValueError(f"unknown LLM engine {engine!r}; valid engines are 'auto', 'transformers', 'llama.cpp'")
     cache_dir = cache_dir or default_cache_dir()
-    if engine == "llama.cpp" or (
-        engine == "auto" and llama_cpp_available() and resolve_llm(model, cache_dir)[1] is not None
-    ):
-        if not llama_cpp_available():
-            raise ModelNotFoundError("the llama.cpp engine needs `pip install llama-cpp-python`")
-        return LlamaCppLLM(model, cache_dir=cache_dir, threads=threads)
+    if engine == "llama.cpp" or (engine == "auto" and llama_cpp_available()):
+        # subtle: resolve once; for the bundled model it assembles and hashes a 250 MB file.
+        folder, gguf = resolve_llm(model, cache_dir)
+        if gguf is not None or engine == "llama.cpp":
+            if not llama_cpp_available():
+                raise ModelNotFoundError("the llama.cpp engine needs `pip install llama-cpp-python`")
+            return LlamaCppLLM(str(Path(folder) / gguf) if gguf else model, cache_dir=cache_dir, threads=threads)
     return TransformersLLM(model, cache_dir=cache_dir)
 
 
