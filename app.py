@@ -233,16 +233,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
     p.add_argument("--index", default=str(ROOT / "index"))
     p.add_argument("--sources", default=str(ROOT / "sources"))
-    from rag.cli import _print_stats, _progress_bar, answer_options, answer_settings
+    from rag.cli import _print_stats, _progress_bar, answer_options, answer_settings, backend_option
 
     answer_options(p)
+    backend_option(p)
     args = p.parse_args(argv)
 
     from rag.errors import RagError
     from rag.pipeline import RAG
 
     rag = RAG(args.index)
-    rag.config = rag.config.with_(**answer_settings(args))
+    rag.config = rag.config.with_(**answer_settings(args), embedding_backend=args.embedding_backend)
     progress = _progress_bar()
     try:
         stats = rag.index([args.sources], on_progress=progress)

@@ -10,6 +10,7 @@ Every returned citation satisfies `doc.text[start:end] == quote`. No model loadi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ def verify(
             ok_numbers = numbers <= ev_numbers[j]
             scores.append((0.5 * float(dense[i, j]) + 0.5 * coverage) if ok_numbers else 0.0)
         valid = frozenset(n for n in claim.cited if 1 <= n <= n_passages)
-        best = _best(evidence, scores, threshold, lambda ev, valid=valid: ev.hit.rank in valid)
+        best = _best(evidence, scores, threshold, functools.partial(_cites, valid))
         if best is None:
             best = _best(evidence, scores, threshold, lambda ev: True)
             if best is not None:
@@ -140,6 +141,10 @@ def verify(
 def _numbers(text: str) -> set[str]:
     """The numbers of a text ("2,7", "10 000" read as "10000": thin and no-break spaces dropped)."""
     return set(_NUMBER_RE.findall(text.replace("\u202f", "").replace("\xa0", "")))
+
+
+def _cites(valid: frozenset[int], ev: Evidence) -> bool:
+    return ev.hit.rank in valid
 
 
 def _best(

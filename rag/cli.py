@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import ANSWERERS, Config
+from .config import ANSWERERS, EMBEDDING_BACKENDS, Config
 from .errors import RagError
 
 DEFAULT_SOURCES = "sources"
@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="index folder (default: ./index, or $RAG_INDEX)",
         )
+        backend_option(sp)
 
     sp = sub.add_parser("index", help="build or update an index from files, folders or a .jsonl corpus")
     sp.add_argument("paths", nargs="*", default=[DEFAULT_SOURCES], metavar="PATH", help="default: ./sources")
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--unanswerable", type=Path, help="questions the corpus cannot answer (share refused)")
     sp.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
     sp.add_argument("--store", choices=("flat", "hnsw", "ivf", "milvus"), default="flat", help="vector store")
+    backend_option(sp)
     answer_options(sp)
     sp.add_argument("-k", "--k", type=int, default=None, help="passages the answerer reads")
     sp.add_argument("--limit", type=int, default=None, help="only the first N questions")
@@ -105,6 +107,16 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
     sp.set_defaults(func=_cmd_eval)
     return p
+
+
+def backend_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--embedding-backend",
+        choices=EMBEDDING_BACKENDS,
+        default=os.environ.get("RAG_EMBEDDING_BACKEND", Config.embedding_backend),
+        help="how the embedding model runs (default auto: OpenVINO, else onnxruntime, else torch; "
+        "or $RAG_EMBEDDING_BACKEND)",
+    )
 
 
 def answer_options(sp: argparse.ArgumentParser) -> None:
@@ -143,7 +155,9 @@ def _rag(args: argparse.Namespace, config: Config | None = None):  # type: ignor
     from .pipeline import RAG
 
     rag = RAG(args.index, config=config)
-    rag.config = rag.config.with_(milvus_token=os.environ.get("RAG_MILVUS_TOKEN", ""))
+    rag.config = rag.config.with_(
+        milvus_token=os.environ.get("RAG_MILVUS_TOKEN", ""), embedding_backend=args.embedding_backend
+    )
     if hasattr(args, "answerer"):
         rag.config = rag.config.with_(**answer_settings(args))
     if not index_io.exists(rag.index_dir):
@@ -182,7 +196,8 @@ def _print_stats(stats: Any, *, as_json: bool) -> None:
     print(
         f"{stats.documents} documents, {stats.chunks} chunks: {stats.added} added, {stats.changed} changed, "
         f"{stats.removed} removed, {stats.unchanged} unchanged; embedded {stats.embedded_chunks} chunks "
-        f"in {stats.seconds:.1f} s ({stats.passages_per_second:.0f} passages/s); "
+        f"in {stats.seconds:.1f} s ({stats.passages_per_second:.0f} passages/s, {stats.embedding_backend}"
+        f"{f', {stats.resumed_chunks} resumed from an interrupted run' if stats.resumed_chunks else ''}); "
         f"{len(stats.skipped)} file(s) skipped; version {stats.version or '(none)'}"
     )
 
@@ -191,7 +206,11 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from .pipeline import RAG
 
     rag = RAG(args.index)
-    changes = {"milvus_uri": args.milvus_uri, "milvus_token": os.environ.get("RAG_MILVUS_TOKEN", "")}
+    changes = {
+        "milvus_uri": args.milvus_uri,
+        "milvus_token": os.environ.get("RAG_MILVUS_TOKEN", ""),
+        "embedding_backend": args.embedding_backend,
+    }
     rag.config = rag.config.with_(**changes, **({"embedding_model": args.model} if args.model else {}))
     progress = _progress_bar()
     try:
@@ -272,10 +291,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import answer_metrics, cache_key, read_questions, retrieval_metrics
     from .pipeline import RAG
 
-    config = Config().with_(**answer_settings(args))
+    config = Config().with_(**answer_settings(args), embedding_backend=args.embedding_backend)
     questions = read_questions(args.questions)[: args.limit]
     unanswerable = read_questions(args.unanswerable)[: args.limit] if args.unanswerable else []
-    folder = args.cache / cache_key(args.corpus, {**config.index_settings(), "store": args.store})
+    settings = {**config.index_settings(), "store": args.store, "embedding_backend": args.embedding_backend}
+    folder = args.cache / cache_key(args.corpus, settings)
     rag = RAG(folder, config=config)
     import resource
     import time
@@ -289,6 +309,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "store": args.store,
         "answerer": args.answerer,
+        "embedding_backend": stats.embedding_backend,
         "chunks": stats.chunks,
         "index_build_s": build_s,
         "embedded_chunks": stats.embedded_chunks,

@@ -11,6 +11,16 @@ FusionMethod = Literal["rrf", "weighted"]
 AnswererName = Literal["extractive", "local", "openai"]
 ANSWERERS: tuple[AnswererName, ...] = ("extractive", "local", "openai")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+EmbeddingBackend = Literal["auto", "torch", "torch-bf16", "onnx", "openvino", "openvino-fp32", "onnx-int8"]
+EMBEDDING_BACKENDS: tuple[EmbeddingBackend, ...] = (
+    "auto",
+    "torch",
+    "torch-bf16",
+    "onnx",
+    "openvino",
+    "openvino-fp32",
+    "onnx-int8",
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,10 @@ class Config:
     # e5-style prompts ("query: " / "passage: ") for models trained with them; MiniLM uses none.
     query_prompt: str = ""
     passage_prompt: str = ""
+    # How the model runs (embed.Embedder): "auto" = OpenVINO, else onnxruntime, else torch. The
+    # runtimes give the same rankings as torch at 1.4-2.9x its speed (BENCHMARKS.md); not an index
+    # setting: vectors from any of them can be mixed in one index except "onnx-int8" (recall drops).
+    embedding_backend: EmbeddingBackend = "auto"
     # Sentences per embedding batch: 16-32 is fastest on CPU (batch 64 is slower, MEASURED.md).
     batch_size: int = 16
     # Target chunk size in characters; each chunk is also capped at the model's max_seq_length in

@@ -84,7 +84,7 @@ def update_index(
         hashes: dict[str, str] = {}
         pending: list[tuple[Document, str, list[Chunk]]] = []  # to embed
         skipped: list[Skipped] = []
-        counts = {"added": 0, "changed": 0, "unchanged": 0, "chunks": 0, "embedded": 0}
+        counts = {"added": 0, "changed": 0, "unchanged": 0, "chunks": 0, "embedded": 0, "resumed": 0}
         max_tokens_cache: dict[str, int] = {}
 
         def report() -> None:
@@ -121,10 +121,10 @@ def update_index(
             counts["chunks"] += len(chunks)
             pending.append((doc, h, chunks))
             if sum(len(c) for _, _, c in pending) >= STAGE_BATCH:
-                counts["embedded"] += stage.embed(pending, embedder, config)
+                counts["embedded"] += stage.embed(pending, embedder, config, counts)
                 pending = []
             report()
-        counts["embedded"] += stage.embed(pending, embedder, config)
+        counts["embedded"] += stage.embed(pending, embedder, config, counts)
         report()
 
         # Documents that could not be read this time but are indexed keep their old version.
@@ -149,6 +149,8 @@ def update_index(
         skipped=tuple(skipped),
         seconds=time.perf_counter() - started,
         version=version,
+        embedding_backend=embedder.backend,
+        resumed_chunks=counts["resumed"],
     )
 
 
@@ -238,6 +240,7 @@ class _Stage:
         self.folder = root / ".staging" / hashlib.sha256(key.encode()).hexdigest()[:16]
         self._mem: dict[str, tuple[list[Chunk], np.ndarray]] = {}
         self._done: dict[str, Path] = {}
+        self._shard: tuple[Path, dict[str, int], np.ndarray, np.ndarray] | None = None
         if self.folder.exists():
             for shard in sorted(self.folder.glob("shard-*.npz")):
                 try:
@@ -247,12 +250,20 @@ class _Stage:
                 except (OSError, ValueError, KeyError):
                     shard.unlink(missing_ok=True)  # a shard cut short by a crash: embed again
 
-    def embed(self, pending: list[tuple[Document, str, list[Chunk]]], embedder: Embedder, config: Config) -> int:
-        """Embed the pending documents not already staged; returns how many chunks were embedded."""
+    def embed(
+        self,
+        pending: list[tuple[Document, str, list[Chunk]]],
+        embedder: Embedder,
+        config: Config,
+        counts: dict[str, int],
+    ) -> int:
+        """Embed the pending documents not already staged; returns how many chunks were embedded
+        and adds those read back from an earlier run's shards to counts["resumed"]."""
         todo = [(d, h, c) for d, h, c in pending if h not in self._done and h not in self._mem]
         for _, h, chunks in pending:
             if h in self._done and h not in self._mem:
                 self._mem[h] = (chunks, self._read(h, len(chunks), embedder.dim))
+                counts["resumed"] += len(chunks)
         texts = [index_io.retrieval_text(c.title, c.text, config.title_in_chunks) for _, _, cs in todo for c in cs]
         if not texts:
             return 0
@@ -271,10 +282,14 @@ class _Stage:
         shutil.rmtree(self.folder.parent, ignore_errors=True)
 
     def _read(self, h: str, n: int, dim: int) -> np.ndarray:
-        with np.load(self._done[h], allow_pickle=False) as z:
-            i = z["hashes"].tolist().index(h)
-            start, end = int(z["offsets"][i]), int(z["offsets"][i + 1])
-            vectors = z["vectors"][start:end]
+        shard = self._done[h]
+        if self._shard is None or self._shard[0] != shard:  # documents come back in shard order: keep one open
+            with np.load(shard, allow_pickle=False) as z:
+                where = {str(x): i for i, x in enumerate(z["hashes"].tolist())}
+                self._shard = (shard, where, z["offsets"], z["vectors"])
+        _, where, offsets, all_vectors = self._shard
+        i = where[h]
+        vectors = all_vectors[int(offsets[i]) : int(offsets[i + 1])]
         if vectors.shape != (n, dim):
             raise IndexMismatchError(f"staged vectors for a document do not match its chunks; delete {self.folder}")
         return vectors

@@ -59,7 +59,7 @@ def detect_lang(text: str, default: Lang = "fr") -> Lang:
     ws = words(text[:5000])
     if not ws:
         return default
-    fr = sum(w in FR_STOP for w in ws) + sum(w in _QUESTION_WORDS["fr"] for w in ws)
+    fr: float = sum(w in FR_STOP for w in ws) + sum(w in _QUESTION_WORDS["fr"] for w in ws)
     en = sum(w in EN_STOP for w in ws) + sum(w in _QUESTION_WORDS["en"] for w in ws)
     fr += sum(1 for c in text[:5000] if c in "éèêàùçôîâû") / 2
     if fr == en:

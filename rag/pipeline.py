@@ -59,6 +59,8 @@ class RAG:
                     query_prompt=c.query_prompt,
                     passage_prompt=c.passage_prompt,
                     batch_size=c.batch_size,
+                    backend=c.embedding_backend,
+                    cache_dir=self.index_dir / "models",
                 )
         return self._embedder
 

@@ -112,6 +112,9 @@ class IndexStats:
     skipped: tuple[Skipped, ...] = ()
     seconds: float = 0.0
     version: str = ""
+    embedding_backend: str = ""
+    # Chunks whose vectors were staged by an earlier, interrupted run and not embedded again.
+    resumed_chunks: int = 0
 
     @property
     def passages_per_second(self) -> float:

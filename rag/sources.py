@@ -55,6 +55,9 @@ def _load_file(path: Path, doc_id: str) -> Iterator[Document | Skipped]:
     if suffix not in SUFFIXES:
         yield Skipped(doc_id, f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUFFIXES)}")
         return
+    if suffix == ".jsonl":
+        yield from _stream_jsonl(path, doc_id)  # any size: read a line at a time
+        return
     try:
         if path.is_symlink() and not path.resolve().is_file():
             raise SourceError("broken symbolic link")
@@ -71,9 +74,6 @@ def _load_file(path: Path, doc_id: str) -> Iterator[Document | Skipped]:
         yield Skipped(doc_id, str(exc))
         return
     try:
-        if suffix == ".jsonl":
-            yield from _parse_jsonl(data, doc_id)
-            return
         if suffix == ".pdf":
             doc = parse_pdf(data, doc_id)
         elif suffix in (".html", ".htm"):
@@ -177,14 +177,37 @@ def parse_pdf(data: bytes, doc_id: str) -> Document:
     return _document(doc_id, title, "\n\n".join(p.strip() for p in pages))
 
 
-def _parse_jsonl(data: bytes, source: str) -> Iterator[Document | Skipped]:
+def _stream_jsonl(path: Path, source: str) -> Iterator[Document | Skipped]:
+    """The documents of a .jsonl corpus, a line at a time (memory stays flat for any size); a bad
+    line is skipped with its line number, the rest is read."""
+    try:
+        if path.is_symlink() and not path.resolve().is_file():
+            raise SourceError("broken symbolic link")
+        if path.stat().st_size == 0:
+            raise SourceError("file is empty")
+        with path.open("rb") as fh:
+            if b"\x00" in fh.read(8192):
+                raise SourceError("looks like a binary file (contains NUL bytes); a .jsonl corpus is UTF-8 text")
+            fh.seek(0)
+            yield from _parse_jsonl(fh, source)
+    except OSError as exc:
+        yield Skipped(source, f"cannot read file: {exc.strerror or exc}")
+    except SourceError as exc:
+        yield Skipped(source, str(exc))
+
+
+def _parse_jsonl(lines: Iterable[bytes], source: str) -> Iterator[Document | Skipped]:
     """One `{"doc_id", "title", "text", "url"}` object per line; `doc_id` is kept as given."""
     seen: set[str] = set()
-    text = _decode(data)
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(lines, 1):
+        where = f"{source}:{lineno}"
+        try:
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            yield Skipped(where, f"not valid UTF-8 (byte {exc.start} of the line); re-save the file as UTF-8")
+            continue
         if not line.strip():
             continue
-        where = f"{source}:{lineno}"
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:

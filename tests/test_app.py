@@ -3,6 +3,7 @@ gradio_client over HTTP on loopback."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
@@ -220,3 +221,36 @@ def test_hostile_questions_through_the_api_get_an_answer_or_a_clear_error(app_ur
             assert len(c["quote"]) == c["end"] - c["start"]
     ok = client.predict("Qui est Naveen Rao ?", 5, api_name="/ask")  # and the app still serves
     assert ok["answered"]
+
+
+def test_index_fault_shows_a_message_in_the_browser_then_recovers(tmp_path, page):
+    """A damaged live index (here: a newer version whose vectors file is cut short) gives a message
+    naming the file and `--rebuild`, never a traceback or an answer; a rebuild from another process
+    brings the running app back without a restart."""
+    import subprocess
+
+    sources, index = tmp_path / "sources", tmp_path / "index"
+    shutil.copytree(ROOT / "sources", sources)
+    port = free_port()
+    cmd = [sys.executable, "app.py", "--port", str(port), "--index", str(index), "--sources", str(sources)]
+    with serve(cmd, port, tmp_path / "app.log"):
+        url = f"http://127.0.0.1:{port}"
+        live = (index / "CURRENT").read_text().strip()
+        shutil.copytree(index / live, index / "v-000099")
+        vectors = index / "v-000099" / "vectors.npy"
+        vectors.write_bytes(vectors.read_bytes()[:100])
+        (index / "CURRENT").write_text("v-000099\n")
+
+        _ask(page, url, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
+        toast = page.locator("[data-testid='toast-body']").first
+        toast.wait_for(timeout=60_000)
+        message = toast.inner_text()
+        assert "vectors.npy" in message and "--rebuild" in message
+        body = page.locator("body").inner_text()
+        assert "Traceback" not in body and "2,7 milliards" not in body
+
+        rebuild = [sys.executable, "-m", "rag", "index", str(sources), "--index", str(index), "--rebuild"]
+        subprocess.run(rebuild, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        _ask(page, url, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
+        page.locator("#sources mark").first.wait_for(timeout=60_000)
+        assert "2,7 milliards" in page.locator("#sources mark").first.inner_text()

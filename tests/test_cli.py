@@ -122,3 +122,20 @@ def test_openai_answerer_unreachable_is_a_clear_cli_error(tmp_path):
     )
     assert out.returncode == 1 and "cannot reach the OpenAI-compatible server" in out.stderr
     assert "Traceback" not in out.stderr and "sk-cli-secret" not in out.stderr + out.stdout
+
+
+def test_embedding_backend_option_is_used_and_checked(tmp_path):
+    corpus = DATA / "piaf-fr" / "corpus.jsonl"
+    stats = json.loads(
+        _run("index", str(corpus), "--index", str(tmp_path / "x"), "--embedding-backend", "onnx", "--json").stdout
+    )
+    assert stats["embedding_backend"] == "onnx" and stats["embedded_chunks"] > 0
+    assert list((tmp_path / "x" / "models").glob("*/model.onnx"))  # the export is cached beside the index
+    torch_hits = _run(
+        "search", "Qui a fondé la ville ?", "--index", str(tmp_path / "x"), "--json", "--embedding-backend", "torch"
+    )
+    onnx_hits = _run("search", "Qui a fondé la ville ?", "--index", str(tmp_path / "x"), "--json")
+    ids = [[h["chunk"]["chunk_id"] for h in json.loads(r.stdout)] for r in (torch_hits, onnx_hits)]
+    assert ids[0] == ids[1]
+    bad = _run("ask", "x", "--index", str(tmp_path / "x"), "--embedding-backend", "cuda", check=False)
+    assert bad.returncode == 2 and "openvino" in bad.stderr and "Traceback" not in bad.stderr

@@ -94,6 +94,19 @@ def test_jsonl_bad_lines_are_reported_with_their_line_number(tmp_path):
     assert [s.source for s in skipped] == ["c.jsonl:2", "c.jsonl:3", "c.jsonl:4"]
 
 
+def test_jsonl_is_streamed_and_a_line_in_another_encoding_loses_only_that_line(tmp_path):
+    p = tmp_path / "c.jsonl"
+    lines = [
+        '\ufeff{"doc_id": "a", "text": "premier"}'.encode(),
+        '{"doc_id": "b", "text": "café"}'.encode("latin-1"),
+        '{"doc_id": "c", "text": "séparateur \u2028 dans le texte"}'.encode(),
+    ]
+    p.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    docs, skipped = load_sources([p])
+    assert [d.doc_id for d in docs] == ["a", "c"]
+    assert [s.source for s in skipped] == ["c.jsonl:2"] and "UTF-8" in skipped[0].reason
+
+
 def test_missing_path_is_reported(tmp_path):
     docs, skipped = load_sources([tmp_path / "nope"])
     assert docs == [] and "no such file" in skipped[0].reason
