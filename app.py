@@ -127,7 +127,7 @@ def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bo
     return "\n".join(lines)
 
 
-def build_app(rag: Any, sources: Path) -> Any:
+def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
     import gradio as gr
 
     from rag.config import ANSWERERS
@@ -202,8 +202,11 @@ def build_app(rag: Any, sources: Path) -> Any:
                     add = gr.Button("Ajouter", elem_id="add")
                     status = gr.Markdown(elem_id="upload-status")
         inputs = [box, chat, k, answerer]
-        send.click(respond, inputs, [chat, sources_html, box], api_visibility="private")
-        box.submit(respond, inputs, [chat, sources_html, box], api_visibility="private")
+        # One pool of answer slots shared by the chat and the API: Gradio's default (one at a time
+        # per event) made 16 users queue behind each other; models hold their own locks.
+        limit = {"concurrency_limit": concurrency, "concurrency_id": "answer"}
+        send.click(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit)
+        box.submit(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit)
         clear.click(lambda: ([], render_sources(None), ""), None, [chat, sources_html, box], api_visibility="private")
         add.click(upload, [files, overwrite], [status, files], api_visibility="private")
         api_q = gr.Textbox(visible=False)
@@ -211,7 +214,9 @@ def build_app(rag: Any, sources: Path) -> Any:
         api_answerer = gr.Textbox(value="", visible=False)
         api_history = gr.JSON(value=[], visible=False)
         api_out = gr.JSON(visible=False)
-        gr.Button(visible=False).click(ask_api, [api_q, api_k, api_answerer, api_history], api_out, api_name="ask")
+        gr.Button(visible=False).click(
+            ask_api, [api_q, api_k, api_answerer, api_history], api_out, api_name="ask", **limit
+        )
     demo.css_for_launch = css  # type: ignore[attr-defined]
     return demo
 
@@ -233,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
     p.add_argument("--index", default=str(ROOT / "index"))
     p.add_argument("--sources", default=str(ROOT / "sources"))
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("RAG_CONCURRENCY", "2")),
+        help="questions answered at once (default 2, or $RAG_CONCURRENCY; BENCHMARKS.md, Reliability)",
+    )
     from rag.cli import _print_stats, _progress_bar, answer_options, answer_settings, backend_option
 
     answer_options(p)
@@ -256,7 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     auth = _auth(os.environ.get("RAG_AUTH", ""))
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
-    demo = build_app(rag, Path(args.sources))
+    if args.concurrency < 1:
+        print(f"error: --concurrency must be at least 1 (got {args.concurrency})", file=sys.stderr)
+        return 2
+    demo = build_app(rag, Path(args.sources), concurrency=args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, css=demo.css_for_launch)
     return 0
 

@@ -68,7 +68,7 @@ def main() -> None:
                     "top10_overlap_vs_first": _overlap(reference, vectors, rag, questions[:200]),
                 }
                 for mode in ("dense", "hybrid"):
-                    m = retrieval_metrics(questions, lambda q, mode=mode: rag.search(q, k=10, mode=mode))
+                    m = retrieval_metrics(questions, lambda q, mode=mode, rag=rag: rag.search(q, k=10, mode=mode))
                     row[f"{mode}_recall@5"] = m["recall@5"]
                     row[f"{mode}_mrr@10"] = m["mrr@10"]
                 results[name][backend] = row

@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARS_PER_PASSAGE = 600  # the default chunker: ~650-character chunks less a sentence of overlap
+CHARS_PER_PASSAGE = 400  # corpus characters per passage with the default chunker (measured: 61 MB -> 153k)
 
 
 def main() -> None:

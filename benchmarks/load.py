@@ -47,11 +47,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(work: Path) -> tuple[subprocess.Popen, str]:
+def start_app(work: Path, concurrency: int) -> tuple[subprocess.Popen, str]:
     shutil.copytree(ROOT / "sources", work / "sources")
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     cmd = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(work / "index")]
+    cmd += ["--concurrency", str(concurrency)]
     proc = subprocess.Popen(cmd + ["--sources", str(work / "sources")], env=env, stdout=subprocess.DEVNULL)
     for _ in range(600):
         try:
@@ -109,10 +110,11 @@ def main() -> None:
     p.add_argument("--users", type=int, default=16)
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--questions", type=int, default=1000)
+    p.add_argument("--concurrency", type=int, default=2, help="the started app's --concurrency")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_app(Path(tmp)) if not args.url else (None, args.url)
+        proc, url = start_app(Path(tmp), args.concurrency) if not args.url else (None, args.url)
         pid = proc.pid if proc else int(os.environ["APP_PID"])
         try:
             stats = Stats()
