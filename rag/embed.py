@@ -64,7 +64,7 @@ class Embedder:
         model: a Hugging Face id or a local sentence-transformers folder.
         backend: "auto" (the fastest available with the same results: OpenVINO, else onnxruntime,
             else torch), "torch", "torch-bf16", "onnx" (onnxruntime fp32), "openvino" (bf16 on CPUs
-            with native bf16, else fp32), "openvino-fp32", "onnx-int8" (3.4x faster, lower recall:
+            with native bf16, else fp32), "openvino-fp32", "onnx-int8" (lower dense recall:
             BENCHMARKS.md). ONNX backends export the model once into `cache_dir`.
         cache_dir: where exports are kept (default ~/.cache/rag/embedders; the pipeline keeps them
             beside the index).
@@ -89,9 +89,10 @@ class Embedder:
         self._lock = threading.Lock()
         location = resolve_model(model)
         cache = Path(cache_dir) if cache_dir is not None else Path.home() / ".cache" / "rag" / "embedders"
-        self._onnx: OnnxModel | None = None
         self._st: SentenceTransformer | None = None
-        self.backend: EmbeddingBackend = _open_onnx(self, location, model, backend, cache)
+        self.backend: EmbeddingBackend
+        self._onnx: OnnxModel | None
+        self.backend, self._onnx = _open_onnx(location, model, backend, cache)
         if self._onnx is not None:
             self.dim: int = self._onnx.dim
             self.max_seq_length: int = self._onnx.max_seq_length
@@ -144,18 +145,18 @@ class Embedder:
 
 
 def _open_onnx(
-    embedder: Embedder, location: str, name: str, backend: EmbeddingBackend, cache: Path
-) -> EmbeddingBackend:
-    """Load the ONNX runtime `backend` asks for into `embedder._onnx`; returns the backend in use.
+    location: str, name: str, backend: EmbeddingBackend, cache: Path
+) -> tuple[EmbeddingBackend, OnnxModel | None]:
+    """The backend in use and, for an ONNX one, the loaded export (None: load with torch).
     "auto" falls back quietly to what is installed; an explicit choice that cannot run raises."""
     if backend in ("torch", "torch-bf16"):
         if backend == "torch-bf16" and not cpu_has_bf16():
             log.warning("this CPU has no native bf16: torch-bf16 will be slower than torch")
-        return backend
+        return backend, None
     if not Path(location).is_dir():
         if backend != "auto":
             raise ModelNotFoundError(f"the {backend} backend needs the model {name!r} as a local folder")
-        return "torch"  # a hub id sentence-transformers still has to download
+        return "torch", None  # a hub id sentence-transformers still has to download
     wanted: list[EmbeddingBackend] = ["openvino", "onnx"] if backend == "auto" else [backend]
     for choice in wanted:
         runtime: Runtime = "openvino" if choice.startswith("openvino") else "onnxruntime"
@@ -172,27 +173,26 @@ def _open_onnx(
         elif choice == "onnx-int8":
             precision = "int8"
         try:
-            embedder._onnx = _load_export(location, export_folder(location, cache), runtime, precision)
-            return choice
+            return choice, _load_export(location, export_folder(location, cache), runtime, precision)
         except Exception as exc:  # noqa: BLE001 - export and runtimes raise many types; auto falls back
             if backend != "auto":
                 raise ModelNotFoundError(f"cannot run {name!r} with the {choice} backend: {exc}") from exc
             log.warning("embedding with torch: the ONNX export of %s failed (%s)", name, exc)
-            return "torch"
-    return "torch"
+            return "torch", None
+    return "torch", None
 
 
 def _load_export(location: str, folder: Path, runtime: Runtime, precision: Precision) -> OnnxModel:
     """The cached export, made first if missing; a cached export that no longer loads (a truncated
     file, a runtime upgrade) is derived data: it is deleted and made again once."""
-    path = ensure_export(location, folder, int8=precision == "int8")
+    ensure_export(location, folder, int8=precision == "int8")
     try:
-        return OnnxModel(path.parent, runtime, precision)
+        return OnnxModel(folder, runtime, precision)
     except Exception as exc:  # noqa: BLE001 - each runtime raises its own types for a bad graph
         log.warning("the cached export %s does not load (%s); exporting again", folder, str(exc)[:200])
         shutil.rmtree(folder, ignore_errors=True)
-    path = ensure_export(location, folder, int8=precision == "int8")
-    return OnnxModel(path.parent, runtime, precision)
+    ensure_export(location, folder, int8=precision == "int8")
+    return OnnxModel(folder, runtime, precision)
 
 
 def _load(name: str, location: str, *, bf16: bool) -> SentenceTransformer:

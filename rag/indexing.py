@@ -84,7 +84,7 @@ def update_index(
         hashes: dict[str, str] = {}
         pending: list[tuple[Document, str, list[Chunk]]] = []  # to embed
         skipped: list[Skipped] = []
-        counts = {"added": 0, "changed": 0, "unchanged": 0, "chunks": 0, "embedded": 0, "resumed": 0}
+        counts = {"added": 0, "changed": 0, "unchanged": 0, "chunks": 0, "embedded": 0}
         max_tokens_cache: dict[str, int] = {}
 
         def report() -> None:
@@ -121,10 +121,10 @@ def update_index(
             counts["chunks"] += len(chunks)
             pending.append((doc, h, chunks))
             if sum(len(c) for _, _, c in pending) >= STAGE_BATCH:
-                counts["embedded"] += stage.embed(pending, embedder, config, counts)
+                counts["embedded"] += stage.embed(pending, embedder, config)
                 pending = []
             report()
-        counts["embedded"] += stage.embed(pending, embedder, config, counts)
+        counts["embedded"] += stage.embed(pending, embedder, config)
         report()
 
         # Documents that could not be read this time but are indexed keep their old version.
@@ -150,7 +150,7 @@ def update_index(
         seconds=time.perf_counter() - started,
         version=version,
         embedding_backend=embedder.backend,
-        resumed_chunks=counts["resumed"],
+        resumed_chunks=stage.resumed,
     )
 
 
@@ -241,6 +241,7 @@ class _Stage:
         self._mem: dict[str, tuple[list[Chunk], np.ndarray]] = {}
         self._done: dict[str, Path] = {}
         self._shard: tuple[Path, dict[str, int], np.ndarray, np.ndarray] | None = None
+        self.resumed = 0  # chunks read back from an interrupted run's shards
         if self.folder.exists():
             for shard in sorted(self.folder.glob("shard-*.npz")):
                 try:
@@ -250,20 +251,14 @@ class _Stage:
                 except (OSError, ValueError, KeyError):
                     shard.unlink(missing_ok=True)  # a shard cut short by a crash: embed again
 
-    def embed(
-        self,
-        pending: list[tuple[Document, str, list[Chunk]]],
-        embedder: Embedder,
-        config: Config,
-        counts: dict[str, int],
-    ) -> int:
+    def embed(self, pending: list[tuple[Document, str, list[Chunk]]], embedder: Embedder, config: Config) -> int:
         """Embed the pending documents not already staged; returns how many chunks were embedded
-        and adds those read back from an earlier run's shards to counts["resumed"]."""
+        (those read back from an earlier run's shards are counted in `resumed`)."""
         todo = [(d, h, c) for d, h, c in pending if h not in self._done and h not in self._mem]
         for _, h, chunks in pending:
             if h in self._done and h not in self._mem:
                 self._mem[h] = (chunks, self._read(h, len(chunks), embedder.dim))
-                counts["resumed"] += len(chunks)
+                self.resumed += len(chunks)
         texts = [index_io.retrieval_text(c.title, c.text, config.title_in_chunks) for _, _, cs in todo for c in cs]
         if not texts:
             return 0

@@ -46,8 +46,9 @@ def export_folder(location: str, cache_dir: Path) -> Path:
     return cache_dir / f"{name}-{h.hexdigest()[:16]}"
 
 
-def ensure_export(location: str, folder: Path, *, int8: bool) -> Path:
-    """Export the model at `location` into `folder` unless already there; returns the .onnx path.
+def ensure_export(location: str, folder: Path, *, int8: bool) -> None:
+    """Export the model at `location` into `folder` unless already there (and its int8 version
+    when `int8`); `OnnxModel(folder, ...)` then loads it.
 
     The export is written to a temporary folder, checked against the torch model (cosine >= 0.9999
     on sample texts) and only then moved into place, so a crash or a full disk never leaves a
@@ -69,10 +70,8 @@ def ensure_export(location: str, folder: Path, *, int8: bool) -> Path:
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    if not int8:
-        return folder / "model.onnx"
     target = folder / "model.int8.onnx"
-    if not target.exists():
+    if int8 and not target.exists():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         part = folder / f".model.int8.{os.getpid()}.onnx"
@@ -84,7 +83,6 @@ def ensure_export(location: str, folder: Path, *, int8: bool) -> Path:
         finally:
             logging.disable(logging.NOTSET)
             part.unlink(missing_ok=True)
-    return target
 
 
 def _export(location: str, out: Path) -> None:

@@ -55,17 +55,21 @@ def _load_file(path: Path, doc_id: str) -> Iterator[Document | Skipped]:
     if suffix not in SUFFIXES:
         yield Skipped(doc_id, f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUFFIXES)}")
         return
-    if suffix == ".jsonl":
-        yield from _stream_jsonl(path, doc_id)  # any size: read a line at a time
-        return
     try:
         if path.is_symlink() and not path.resolve().is_file():
             raise SourceError("broken symbolic link")
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SourceError(f"file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MiB limit; split it")
         if size == 0:
             raise SourceError("file is empty")
+        if suffix == ".jsonl":  # any size: read a line at a time
+            with path.open("rb") as fh:
+                if b"\x00" in fh.read(8192):
+                    raise SourceError("looks like a binary file (contains NUL bytes); a .jsonl corpus is UTF-8 text")
+                fh.seek(0)
+                yield from _parse_jsonl(fh, doc_id)
+            return
+        if size > MAX_FILE_BYTES:
+            raise SourceError(f"file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MiB limit; split it")
         data = path.read_bytes()
     except OSError as exc:
         yield Skipped(doc_id, f"cannot read file: {exc.strerror or exc}")
@@ -175,25 +179,6 @@ def parse_pdf(data: bytes, doc_id: str) -> Document:
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
         raise SourceError(f"unreadable PDF: {type(exc).__name__}: {exc}".splitlines()[0][:300]) from None
     return _document(doc_id, title, "\n\n".join(p.strip() for p in pages))
-
-
-def _stream_jsonl(path: Path, source: str) -> Iterator[Document | Skipped]:
-    """The documents of a .jsonl corpus, a line at a time (memory stays flat for any size); a bad
-    line is skipped with its line number, the rest is read."""
-    try:
-        if path.is_symlink() and not path.resolve().is_file():
-            raise SourceError("broken symbolic link")
-        if path.stat().st_size == 0:
-            raise SourceError("file is empty")
-        with path.open("rb") as fh:
-            if b"\x00" in fh.read(8192):
-                raise SourceError("looks like a binary file (contains NUL bytes); a .jsonl corpus is UTF-8 text")
-            fh.seek(0)
-            yield from _parse_jsonl(fh, source)
-    except OSError as exc:
-        yield Skipped(source, f"cannot read file: {exc.strerror or exc}")
-    except SourceError as exc:
-        yield Skipped(source, str(exc))
 
 
 def _parse_jsonl(lines: Iterable[bytes], source: str) -> Iterator[Document | Skipped]:
