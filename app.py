@@ -264,6 +264,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         progress.close()  # type: ignore[attr-defined]
     _print_stats(stats, as_json=False)
+    if rag.config.rerank:  # load it now rather than on the first question
+        print("loading the reranking model", file=sys.stderr)
+        try:
+            rag.reranker  # noqa: B018
+        except RagError as exc:
+            print(f"error: {exc} (or start with --no-rerank)", file=sys.stderr)
+            return 1
     auth = _auth(os.environ.get("RAG_AUTH", ""))
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)

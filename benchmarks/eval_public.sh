@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The harness on the public eval sets: retrieval (dense, BM25, hybrid) and answers (extractive on every
+# The harness on the public eval sets: retrieval (dense, BM25, hybrid, hybrid + rerank) and answers (extractive on every
 # question; the local LLM and the OpenAI-compatible answerer on the first $GEN_LIMIT questions, as
 # generation is ~1-2 s a question); results as JSON in benchmarks/results/.
 # Usage: bash benchmarks/eval_public.sh [path/to/shared/eval]
@@ -21,7 +21,9 @@ for set in piaf-fr squad-en; do
   for mode in dense lexical; do
     run "$set" --mode "$mode" --no-answers --json "benchmarks/results/$set-$mode.json"
   done
-  # Hybrid retrieval + answers; the other set's questions are the unanswerable ones for the gate.
+  run "$set" --no-rerank --no-answers --json "benchmarks/results/$set-hybrid-norerank.json"
+  # Hybrid + rerank (the default) and answers; the other set's questions are the unanswerable ones
+  # for the gate.
   run "$set" --unanswerable "$EVAL/$other/questions.jsonl" --json "benchmarks/results/$set-hybrid.json"
   run "$set" --unanswerable "$EVAL/$other/questions.jsonl" --limit "$GEN_LIMIT" --answerer local \
     --json "benchmarks/results/$set-local.json"

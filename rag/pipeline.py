@@ -15,12 +15,17 @@ from .config import ANSWERERS, AnswererName, Config
 from .embed import Embedder
 from .followup import Turn, contextualize, earlier_question
 from .indexing import ProgressCallback, update_index
+from .lang import detect_lang
 from .llm import LLM, TokenCallback
 from .manifest import Manifest
 from .records import Answer, Hit, IndexStats
+from .rerank import Reranker, load_reranker, rerank
 from .retrieve import Mode
 from .retrieve import search as hybrid_search
 from .store import StoreKind
+
+# Reranking scores remembered per (index version, model, query, candidates), oldest dropped first.
+RERANK_MEMO = 256
 
 
 class RAG:
@@ -48,6 +53,7 @@ class RAG:
         self._lock = threading.Lock()
         self._llms: dict[str, LLM] = dict(llms or {})
         self._llm_lock = threading.Lock()
+        self._rerank_memo: dict[tuple[str, str, str, tuple[str, ...]], list[float]] = {}
 
     @property
     def embedder(self) -> Embedder:
@@ -96,10 +102,36 @@ class RAG:
         return idx
 
     def search(self, query: str, *, k: int | None = None, mode: Mode = "hybrid") -> list[Hit]:
-        """The best chunks for `query` (see `retrieve.search`)."""
-        return hybrid_search(
-            self.current(), self.embedder, query, k=self.config.k if k is None else k, config=self.config, mode=mode
-        )
+        """The best chunks for `query` (see `retrieve.search`), reranked when `config.rerank` is set
+        and `mode` is "hybrid" (the components alone are never reranked, for comparison)."""
+        return self._retrieve(self.current(), query, self.config.k if k is None else k, mode)
+
+    def _retrieve(self, idx: index_io.Index, query: str, k: int, mode: Mode = "hybrid") -> list[Hit]:
+        c = self.config
+        if not (c.rerank and mode == "hybrid"):
+            return hybrid_search(idx, self.embedder, query, k=k, config=c, mode=mode)
+        if k < 1:
+            raise ValueError(f"k must be at least 1 (got {k})")
+        hits = hybrid_search(idx, self.embedder, query, k=max(k, c.rerank_candidates), config=c)
+        if len(hits) < 2:
+            return hits[:k]
+        key = (idx.version, c.rerank_model, query, tuple(h.chunk.chunk_id for h in hits))
+        scores = self._rerank_memo.get(key)
+        if scores is None:  # the same question is often retrieved twice (search, then ask; a retry)
+            docs = idx.documents
+            scores = self.reranker.scores(
+                query, [(docs[h.chunk.doc_id].title, h.chunk.text) for h in hits], lang=detect_lang(query)
+            )
+            with self._lock:
+                self._rerank_memo[key] = scores
+                while len(self._rerank_memo) > RERANK_MEMO:
+                    self._rerank_memo.pop(next(iter(self._rerank_memo)))
+        return rerank(hits, scores, weight=c.rerank_weight, k=k)
+
+    @property
+    def reranker(self) -> Reranker:
+        """The reranking language model, loaded on first use and shared within the process."""
+        return load_reranker(self.config.rerank_model)
 
     def ask(
         self,
@@ -134,7 +166,7 @@ class RAG:
         earlier = earlier_question(question, history)  # what a follow-up refers to, for the prompt
         query = contextualize(question, history)
         idx = self.current()
-        hits = hybrid_search(idx, self.embedder, query, k=self.config.k if k is None else k, config=self.config)
+        hits = self._retrieve(idx, query, self.config.k if k is None else k)
         t1 = time.perf_counter()
         if name == "extractive":
             answer = answer_question(question, hits, idx, self.embedder)

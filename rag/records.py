@@ -37,8 +37,9 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its fused score and the component scores (None when that retriever
-    did not return the chunk)."""
+    """A retrieved chunk with its final score and the component scores (None when that retriever
+    did not return the chunk). After reranking, `score` mixes `retrieval_score` (the hybrid score)
+    with `rerank_score` (the language model's mean log-probability of the question)."""
 
     chunk: Chunk
     score: float
@@ -47,6 +48,8 @@ class Hit:
     lexical_score: float | None = None
     source: str = ""
     url: str = ""
+    retrieval_score: float | None = None
+    rerank_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,6 +32,9 @@ def test_index_then_search_and_ask_as_json(tmp_path):
     hits = json.loads(_run("search", q["question"], "--index", str(tmp_path / "x"), "--json", "-k", "3").stdout)
     ids = {json.loads(line)["doc_id"] for line in corpus.read_text(encoding="utf-8").splitlines()}
     assert len(hits) == 3 and all(h["chunk"]["doc_id"] in ids for h in hits)
+    assert all(h["rerank_score"] is not None for h in hits)  # reranked by default
+    plain = _run("search", q["question"], "--index", str(tmp_path / "x"), "--json", "--no-rerank")
+    assert all(h["rerank_score"] is None and h["retrieval_score"] is None for h in json.loads(plain.stdout))
 
     ans = _run("ask", q["question"], "--index", str(tmp_path / "x"), "--json")
     assert "\\u00" not in ans.stdout  # UTF-8, not ASCII-escaped

@@ -1,0 +1,99 @@
+"""Reranking by query likelihood: the mixing arithmetic, then the real bundled Gemma model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rag.evaluation import read_questions, retrieval_metrics
+from rag.records import Chunk, Hit
+
+from .conftest import DATA
+
+
+def _hits(n):
+    return [Hit(chunk=Chunk(f"d#{i}", "d", "t", f"text {i}", 0, 1), score=float(n - i), rank=i + 1) for i in range(n)]
+
+
+def test_rerank_weights_and_renumbering():
+    from rag.rerank import rerank
+
+    hits = _hits(4)
+    lm = [0.0, 1.0, 3.0, 2.0]  # the LM prefers hit 2, then 3
+    assert [h.chunk.chunk_id for h in rerank(hits, lm, weight=1.0, k=4)] == ["d#2", "d#3", "d#1", "d#0"]
+    assert [h.chunk.chunk_id for h in rerank(hits, lm, weight=0.0, k=4)] == ["d#0", "d#1", "d#2", "d#3"]
+    top = rerank(hits, lm, weight=0.7, k=2)
+    assert [h.rank for h in top] == [1, 2]
+    assert top[0].score >= top[1].score
+    assert top[0].rerank_score == 3.0 and top[0].retrieval_score == 2.0
+    # Equal LM scores leave the retrieval order alone.
+    assert [h.chunk.chunk_id for h in rerank(hits, [1.0] * 4, weight=0.7, k=4)] == ["d#0", "d#1", "d#2", "d#3"]
+    with pytest.raises(ValueError, match="3 scores for 4 hits"):
+        rerank(hits, [1.0, 2.0, 3.0], weight=0.7, k=4)
+
+
+@pytest.fixture(scope="session")
+def reranker():
+    from rag.rerank import load_reranker
+
+    return load_reranker()
+
+
+@pytest.mark.parametrize(
+    "lang,question,relevant,other",
+    [
+        (
+            "fr",
+            "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?",
+            "Google aurait payé 2,7 milliards de dollars pour ramener Noam Shazeer, fondateur de Character.ai.",
+            "Databricks a levé 10 milliards de dollars lors de son dernier tour de table.",
+        ),
+        (
+            "en",
+            "What is the capital of Australia?",
+            "Canberra has been the capital of Australia since 1913, chosen as a compromise.",
+            "The Great Barrier Reef is the largest coral reef system in the world.",
+        ),
+    ],
+)
+def test_the_real_model_prefers_the_passage_that_answers(reranker, lang, question, relevant, other):
+    s = reranker.scores(question, [("Article", other), ("Article", relevant)], lang=lang)
+    assert len(s) == 2 and all(math.isfinite(x) and x < 0 for x in s)
+    assert s[1] > s[0], s
+
+
+def test_scores_do_not_depend_on_batch_padding(reranker):
+    q = "Qui a fondé Character.ai ?"
+    short = ("Article", "Noam Shazeer a fondé Character.ai.")
+    long = ("Article", "Une longue phrase sur un autre sujet. " * 30)
+    alone = reranker.scores(q, [short], lang="fr")[0]
+    padded = reranker.scores(q, [long, short], lang="fr")[1]
+    assert padded == pytest.approx(alone, abs=0.05)  # bf16 arithmetic, not the padding
+
+
+def test_overlong_passages_and_empty_input(reranker):
+    assert reranker.scores("Question ?", [], lang="fr") == []
+    (s,) = reranker.scores("Qui ?", [("T", "mot " * 3000)], lang="fr")
+    assert math.isfinite(s)
+
+
+def test_search_reranks_only_hybrid(seed_rag):
+    hits = seed_rag.search("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?", k=3)
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert all(h.rerank_score is not None and h.retrieval_score is not None for h in hits)
+    assert "2,7 milliards" in hits[0].chunk.text
+    assert all(h.rerank_score is None for h in seed_rag.search("Noam Shazeer", k=3, mode="lexical"))
+
+
+def test_reranking_lifts_the_ranking_on_the_french_subset(piaf_rag):
+    """The reason reranking is on by default: measured here on 100 PIAF questions (and on the
+    full public sets in BENCHMARKS.md), it ranks the answer higher than hybrid retrieval alone."""
+    from rag.pipeline import RAG
+
+    questions = read_questions(DATA / "piaf-fr" / "questions.jsonl")
+    plain = RAG(piaf_rag.index_dir, config=piaf_rag.config.with_(rerank=False), embedder=piaf_rag.embedder)
+    before = retrieval_metrics(questions, lambda q: plain.search(q, k=10))
+    after = retrieval_metrics(questions, lambda q: piaf_rag.search(q, k=10))
+    assert after["mrr@10"] >= before["mrr@10"] + 0.02, (before, after)
+    assert after["recall@5"] >= before["recall@5"] - 0.01, (before, after)
