@@ -31,7 +31,7 @@ def render_sources(answer: Any) -> str:
     if answer is None:
         return "<div class='sources'><p>Les passages cités apparaîtront ici.</p></div>"
     parts = ["<div class='sources'>"]
-    if answer.answered:
+    if answer.answered and answer.citations:
         chunks = {h.chunk.chunk_id: h.chunk for h in answer.passages}
         for c in answer.citations:
             chunk = chunks.get(c.chunk_id)
@@ -47,7 +47,12 @@ def render_sources(answer: Any) -> str:
                 f"score {c.score:.3f}</p><blockquote>{passage}</blockquote></div>"
             )
     else:
-        parts.append("<p class='related-title'><b>Passages proches — pas une réponse</b></p>")
+        title = (
+            "Aucune phrase de la réponse n’est vérifiée dans ces passages consultés"
+            if answer.answered
+            else "Passages proches — pas une réponse"
+        )
+        parts.append(f"<p class='related-title'><b>{title}</b></p>")
         for h in answer.passages[:3]:
             parts.append(
                 f"<div class='related'><h4>{html.escape(h.chunk.title)}</h4>"

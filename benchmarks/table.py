@@ -21,12 +21,17 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for s in ("piaf-fr", "squad-en"):
-        for mode in ("dense", "lexical", "hybrid"):
+        for mode, label in (
+            ("dense", "dense"),
+            ("lexical", "BM25"),
+            ("hybrid-norerank", "hybrid"),
+            ("hybrid", "hybrid + rerank"),
+        ):
             r = _load(s, mode)
             if r is None:
                 continue
             print(
-                f"| {s} | {'BM25' if mode == 'lexical' else mode} | {r['recall@1']:.3f} | {r['recall@3']:.3f} | "
+                f"| {s} | {label} | {r['recall@1']:.3f} | {r['recall@3']:.3f} | "
                 f"{r['recall@5']:.3f} | {r['recall@10']:.3f} | {r['mrr@10']:.3f} | {r['doc_recall@5']:.3f} | "
                 f"{r['top5_chars']:.0f} | {r['retrieval_ms_p50']:.1f} |"
             )
@@ -41,7 +46,9 @@ def main() -> None:
             r = _load(s, mode)
             if r is None or "hit_rate" not in r:
                 continue
-            name = f"{label} ({r['questions']} q)"
+            # Results written before reranking existed carry no "rerank" field; hybrid.json is reranked.
+            reranked = r.get("rerank", mode == "hybrid")
+            name = f"{label} ({r['questions']} q{'' if reranked else ', no rerank'})"
             print(
                 f"| {s} | {name} | {r['hit_rate']:.3f} | {r['token_f1']:.3f} | {r['citation_precision']:.3f} | "
                 f"{r['answered']:.3f} | {r.get('refused', float('nan')):.3f} | {r['answer_ms_p50']:.0f} | "

@@ -334,6 +334,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "store": args.store,
         "answerer": args.answerer,
+        "rerank": config.rerank and args.mode == "hybrid",
         "embedding_backend": stats.embedding_backend,
         "chunks": stats.chunks,
         "index_build_s": build_s,

@@ -190,6 +190,9 @@ class LlamaCppLLM:
     ) -> str:
         pieces = []
         with self._lock:
+            # Forget the previous prompt: reusing its cached prefix evaluates the prompt in other
+            # batches, and the rounding differences change greedy answers with what was asked before.
+            self.llama.reset()
             stream: Any = self.llama.create_completion(
                 prompt.as_text(), max_tokens=max_tokens, stop=list(stop), temperature=0.0, stream=True
             )

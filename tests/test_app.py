@@ -197,6 +197,22 @@ def test_unsupported_sentences_are_marked_in_the_chat_message():
     assert text.startswith("Vrai [1]. Inventé.") and "⚠ Non vérifié dans les sources : « Inventé. »" in text
 
 
+def test_an_answer_with_no_verified_sentence_shows_the_passages_it_was_given():
+    """A generated answer none of whose sentences the passages support still lets the user read
+    what was retrieved, under a title that says nothing was verified."""
+    import importlib
+
+    from rag.records import Answer, Chunk, Hit
+
+    app = importlib.import_module("app")
+    hit = Hit(
+        Chunk("a.md#0", "a.md", "Castors", "Les castors <b>vivent</b> en familles.", 0, 37), 0.9, 1, source="a.md"
+    )
+    html = app.render_sources(Answer("q", "Inventé.", True, passages=(hit,), unsupported=("Inventé.",)))
+    assert "class='related'" in html and "vérifiée" in html and "&lt;b&gt;vivent&lt;/b&gt;" in html
+    assert "pas une réponse" in app.render_sources(Answer("q", "Non.", False, passages=(hit,)))
+
+
 @pytest.mark.parametrize(
     "question",
     [
