@@ -304,8 +304,12 @@ def _print_answer(answer: Any) -> None:
         print(f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end}): «{c.quote}»")
     for sentence in answer.unsupported:
         print(f"(unsupported by the sources) {sentence}")
-    if not answer.answered and answer.passages:
-        print("\nRelated passages (not an answer):")
+    if not answer.citations and answer.passages:  # a refusal, or an answer no passage supports
+        print(
+            "\nPassages consulted (none verifies the answer):"
+            if answer.answered
+            else "\nRelated passages (not an answer):"
+        )
         for h in answer.passages[:3]:
             print(f"- {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}")
 

@@ -142,3 +142,16 @@ def test_embedding_backend_option_is_used_and_checked(tmp_path):
     assert ids[0] == ids[1]
     bad = _run("ask", "x", "--index", str(tmp_path / "x"), "--embedding-backend", "cuda", check=False)
     assert bad.returncode == 2 and "openvino" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_an_answer_no_passage_verifies_is_printed_with_the_passages_consulted(capsys):
+    from rag.cli import _print_answer
+    from rag.records import Answer, Chunk, Hit
+
+    hit = Hit(Chunk("a.md#0", "a.md", "Castors", "Les castors vivent en familles.", 0, 31), 0.9, 1)
+    _print_answer(Answer("q", "Inventé.", True, passages=(hit,), unsupported=("Inventé.",)))
+    out = capsys.readouterr().out
+    assert "(unsupported by the sources) Inventé." in out
+    assert "Passages consulted (none verifies the answer):" in out and "Les castors vivent" in out
+    _print_answer(Answer("q", "Non.", False, passages=(hit,)))
+    assert "Related passages (not an answer):" in capsys.readouterr().out
