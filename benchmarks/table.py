@@ -55,6 +55,25 @@ def main() -> None:
                 f"{r['answer_ms_p95']:.0f} |"
             )
 
+    quote_choice()
+
+
+def quote_choice() -> None:
+    """The extractive answers' quote choice by rank weight (benchmarks/quote_choice.py)."""
+    rows = [(s, _load(s, "quote-choice")) for s in ("piaf-fr", "squad-en")]
+    if not any(r for _, r in rows):
+        return
+    print()
+    print("| set | rank weight | hit rate | token F1 | citation precision | citations per answer | answer chars |")
+    print("|---|---|---|---|---|---|---|")
+    for s, r in rows:
+        for key, m in (r or {}).items():
+            if key.startswith("rank_weight="):
+                print(
+                    f"| {s} | {key.split('=')[1]} | {m['hit_rate']:.3f} | {m['token_f1']:.3f} | "
+                    f"{m['citation_precision']:.3f} | {m['citations_per_answer']:.2f} | {m['answer_chars']:.0f} |"
+                )
+
 
 if __name__ == "__main__":
     main()

@@ -28,7 +28,13 @@ NOT_FOUND = {
 # eval sets (150 answerable questions per set vs. the same questions asked of the other corpus):
 # at 0.34, 98.7% answered and 97.7% refused (benchmarks/calibrate_gate.py).
 GATE_THRESHOLD = 0.34
-# A second sentence is quoted when its score is at least this share of the best one's.
+# Choosing what to quote, the rank of a sentence's passage weighs this much (1/rank) against its
+# own dense and lexical match (0.45 each): the passage order, reranked by a language model that reads
+# the whole passage, says better than one sentence's match which passage holds the answer. 0.3 (from
+# 0.1) lifted citation precision from 0.725 to 0.769 on piaf-fr and 0.832 to 0.850 on squad-en
+# (BENCHMARKS.md); the gate keeps its calibrated score.
+QUOTE_RANK_WEIGHT = 0.3
+# A second sentence is quoted when its quote score is at least this share of the best one's.
 SECOND_SENTENCE_RATIO = 0.9
 MAX_SENTENCE_CHARS = 600
 # Sentences that address an assistant rather than inform a reader ("ignore previous instructions",
@@ -125,6 +131,11 @@ def is_instruction(sentence: str) -> bool:
     return bool(_INSTRUCTION_RE.search(sentence))
 
 
+def quote_score(ev: Evidence, rank_weight: float = QUOTE_RANK_WEIGHT) -> float:
+    """How much a sentence deserves to be quoted as the answer, once the gate has let it through."""
+    return 0.45 * ev.dense + 0.45 * ev.overlap + rank_weight / ev.hit.rank
+
+
 def support(ev: Evidence) -> float:
     """How strongly one sentence supports an answer: the value the gate thresholds."""
     return 0.5 * ev.dense + 0.5 * ev.overlap
@@ -137,8 +148,11 @@ def answer_question(
     embedder: Embedder,
     *,
     threshold: float = GATE_THRESHOLD,
+    rank_weight: float = QUOTE_RANK_WEIGHT,
 ) -> Answer:
-    """An extractive answer with verified citations, or a refusal in the question's language."""
+    """An extractive answer with verified citations, or a refusal in the question's language.
+
+    `rank_weight` is how much the passage order counts in choosing the sentences to quote."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
     if not evidence or support(evidence[0]) < threshold:
@@ -151,16 +165,17 @@ def answer_question(
             lang=lang,
             timings={},
         )
-    chosen = [evidence[0]]
-    for ev in evidence[1:3]:
-        if ev.score >= SECOND_SENTENCE_RATIO * evidence[0].score and support(ev) >= threshold:
-            chosen.append(ev)
+    ranked = sorted(((quote_score(ev, rank_weight), ev) for ev in evidence), key=lambda pair: -pair[0])
+    chosen = ranked[:1]
+    for score, ev in ranked[1:3]:
+        if score >= SECOND_SENTENCE_RATIO * ranked[0][0] and support(ev) >= threshold:
+            chosen.append((score, ev))
             break
-    chosen.sort(key=lambda ev: (ev.hit.chunk.doc_id, ev.start))  # read in document order
+    chosen.sort(key=lambda pair: (pair[1].hit.chunk.doc_id, pair[1].start))  # read in document order
     citations = []
     parts = []
-    for n, ev in enumerate(chosen, 1):
-        citations.append(citation(n, ev, index, ev.score))
+    for n, (score, ev) in enumerate(chosen, 1):
+        citations.append(citation(n, ev, index, score))
         parts.append(f"{ev.text} [{n}]")
     return Answer(
         question=question,

@@ -88,3 +88,31 @@ def test_answer_quality_floor(request, fixture, folder, other):
     assert m["answered"] >= 0.85 and m["hit_rate"] >= 0.5 and m["citation_precision"] >= 0.7, m
     refused = sum(not other_rag.ask(q.question).answered for q in questions) / len(questions)
     assert refused >= 0.85
+
+
+def test_quotes_follow_the_passage_ranking_when_sentences_match_alike(tmp_path, embedder):
+    """Between two passages that answer alike, the quote comes from the one ranked first (the
+    reranked passage order is the better judge of which passage holds the answer)."""
+    from dataclasses import replace
+
+    from rag.answer import answer_question
+    from rag.config import Config
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.md").write_text(
+        "---\ntitle: La tour\n---\nLa tour Eiffel mesure 300 mètres de hauteur depuis 1889.", encoding="utf-8"
+    )
+    (src / "b.md").write_text(
+        "---\ntitle: La tour\n---\nLa tour Eiffel mesure 330 mètres de hauteur avec ses antennes.", encoding="utf-8"
+    )
+    rag = RAG(tmp_path / "idx", config=Config(rerank=False), embedder=embedder)
+    rag.index([src])
+    question = "Combien mesure la tour Eiffel en hauteur ?"
+    hits = rag.search(question, k=2)
+    assert {h.chunk.doc_id for h in hits} == {"a.md", "b.md"}
+    for first, second in (hits, hits[::-1]):
+        ranked = [replace(first, rank=1), replace(second, rank=2)]
+        a = answer_question(question, ranked, rag.current(), embedder)
+        assert a.answered and a.citations[0].doc_id == first.chunk.doc_id, (first.chunk.doc_id, a.text)
+        _check_citations(rag, a)
