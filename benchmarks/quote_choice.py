@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from rag.answer import answer_question
 from rag.config import Config
-from rag.evaluation import answer_metrics, cache_key, read_questions
+from rag.evaluation import EVAL_CACHE, answer_metrics, cached_index_dir, read_questions
 from rag.pipeline import RAG
 from rag.records import Answer
 
@@ -33,17 +33,11 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, required=True)
     parser.add_argument("--weights", type=float, nargs="+", default=[0.1, 0.3])
     parser.add_argument("--every", type=int, default=1, help="use every n-th question")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "rag-eval")
+    parser.add_argument("--cache", type=Path, default=EVAL_CACHE)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     config = Config()
-    rag = RAG(
-        args.cache
-        / cache_key(
-            args.corpus, {**config.index_settings(), "store": "flat", "embedding_backend": config.embedding_backend}
-        ),
-        config=config,
-    )
+    rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
     rag.index([args.corpus], on_progress=None)
     idx = rag.current()
     questions = read_questions(args.questions)[:: args.every]

@@ -28,6 +28,8 @@ NOT_FOUND = {
 # eval sets (150 answerable questions per set vs. the same questions asked of the other corpus):
 # at 0.34, 98.7% answered and 97.7% refused (benchmarks/calibrate_gate.py).
 GATE_THRESHOLD = 0.34
+# Ranking the evidence (and so the sentence the gate reads), 1/rank of its passage weighs this much.
+EVIDENCE_RANK_WEIGHT = 0.10
 # Choosing what to quote, the rank of a sentence's passage weighs this much (1/rank) against its
 # own dense and lexical match (0.45 each): the passage order, reranked by a language model that reads
 # the whole passage, says better than one sentence's match which passage holds the answer. 0.3 (from
@@ -103,7 +105,7 @@ def select_evidence(
     for (hit, s, e), text, d, vec in zip(candidates, texts, dense, vecs, strict=True):
         sent_terms = set(stems(text, index.documents[hit.chunk.doc_id].lang)) | set(stems(hit.chunk.title, "fr"))
         overlap = sum(w for g, w in zip(groups, weight, strict=True) if any(t in sent_terms for t in g)) / total
-        score = 0.45 * float(d) + 0.45 * overlap + 0.10 / hit.rank
+        score = _match(float(d), overlap, hit.rank, EVIDENCE_RANK_WEIGHT)
         out.append(Evidence(hit, s, e, text, float(d), overlap, score, vec))
     out.sort(key=lambda ev: -ev.score)
     return out
@@ -133,7 +135,12 @@ def is_instruction(sentence: str) -> bool:
 
 def quote_score(ev: Evidence, rank_weight: float = QUOTE_RANK_WEIGHT) -> float:
     """How much a sentence deserves to be quoted as the answer, once the gate has let it through."""
-    return 0.45 * ev.dense + 0.45 * ev.overlap + rank_weight / ev.hit.rank
+    return _match(ev.dense, ev.overlap, ev.hit.rank, rank_weight)
+
+
+def _match(dense: float, overlap: float, rank: int, rank_weight: float) -> float:
+    """A sentence's dense and lexical match with the question (0.45 each) plus its passage's rank."""
+    return 0.45 * dense + 0.45 * overlap + rank_weight / rank
 
 
 def support(ev: Evidence) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 
 from .config import ANSWERERS, EMBEDDING_BACKENDS, Config
 from .errors import RagError
+from .evaluation import EVAL_CACHE
 
 DEFAULT_SOURCES = "sources"
 
@@ -102,9 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("-k", "--k", type=int, default=None, help="passages the answerer reads")
     sp.add_argument("--limit", type=int, default=None, help="only the first N questions")
     sp.add_argument("--no-answers", action="store_true", help="retrieval metrics only")
-    sp.add_argument(
-        "--cache", type=Path, default=Path(os.environ.get("RAG_EVAL_CACHE", Path.home() / ".cache" / "rag-eval"))
-    )
+    sp.add_argument("--cache", type=Path, default=Path(os.environ.get("RAG_EVAL_CACHE", EVAL_CACHE)))
     sp.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
     sp.set_defaults(func=_cmd_eval)
     return p
@@ -317,15 +316,13 @@ def _print_answer(answer: Any) -> None:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .evaluation import answer_metrics, cache_key, read_questions, retrieval_metrics
+    from .evaluation import answer_metrics, cached_index_dir, read_questions, retrieval_metrics
     from .pipeline import RAG
 
     config = Config().with_(**answer_settings(args), embedding_backend=args.embedding_backend)
     questions = read_questions(args.questions)[: args.limit]
     unanswerable = read_questions(args.unanswerable)[: args.limit] if args.unanswerable else []
-    settings = {**config.index_settings(), "store": args.store, "embedding_backend": args.embedding_backend}
-    folder = args.cache / cache_key(args.corpus, settings)
-    rag = RAG(folder, config=config)
+    rag = RAG(cached_index_dir(args.cache, args.corpus, config, args.store), config=config)
     import resource
     import time
 

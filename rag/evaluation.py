@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import Config
 from .lang import normalize_apostrophes
 from .records import Answer, Hit
 
 _WS = re.compile(r"\s+")
+# Where the harness keeps the indexes it builds of eval corpora (the CLI's --cache default).
+EVAL_CACHE = Path.home() / ".cache" / "rag-eval"
 
 
 @dataclass(frozen=True)
@@ -173,10 +176,13 @@ def answer_metrics(
     return out
 
 
-def cache_key(corpus: Path, settings: dict[str, Any]) -> str:
+def cached_index_dir(cache: Path, corpus: Path, config: Config, store: str) -> Path:
+    """The folder under `cache` for an index of `corpus` built with `config` in `store`: the same
+    folder, so the same index, while the corpus bytes and every setting the index depends on are."""
+    settings = {**config.index_settings(), "store": store, "embedding_backend": config.embedding_backend}
     h = hashlib.sha256(Path(corpus).read_bytes())
     h.update(json.dumps(settings, sort_keys=True).encode())
-    return h.hexdigest()[:16]
+    return Path(cache) / h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
