@@ -54,13 +54,15 @@ class Config:
     candidates: int = 50
     # Results returned by search().
     k: int = 5
-    # Rerank the best `rerank_candidates` hybrid results by query likelihood under a small causal
-    # LM (rerank.py), mixed with the hybrid score at `rerank_weight`. On the public eval sets it
-    # lifts MRR by 0.05-0.06 for ~1.5 s per question on 2 cores (BENCHMARKS.md); 15 candidates and
-    # 0.7 were chosen on every third public question, the landscape is flat from 0.6 to 0.8.
+    # Rerank BM25's best `rerank_lexical` and the dense side's best `rerank_dense` chunks (about 12
+    # once the two overlap) by query likelihood under a small causal LM (rerank.py), mixed with the
+    # hybrid score at `rerank_weight`. On the public eval sets it lifts MRR by 0.05-0.10 for ~1.5 s per
+    # question on 2 cores (BENCHMARKS.md); the pool and 0.7 were chosen on every third public
+    # question, the landscape is flat from 0.6 to 0.8.
     rerank: bool = True
     rerank_model: str = ""  # a Hugging Face id, local folder or .gguf; "" is the bundled Gemma 3 270M
-    rerank_candidates: int = 15
+    rerank_lexical: int = 10
+    rerank_dense: int = 5
     rerank_weight: float = 0.7
 
     # Who writes the answer: "extractive" quotes the best sentences (no LLM; the default, chosen by

@@ -20,12 +20,14 @@ from .llm import LLM, TokenCallback
 from .manifest import Manifest
 from .records import Answer, Hit, IndexStats
 from .rerank import Reranker, load_reranker, rerank
-from .retrieve import Mode
+from .retrieve import Mode, rerank_pool
 from .retrieve import search as hybrid_search
 from .store import StoreKind
 
-# Reranking scores remembered per (index version, model, query, candidates), oldest dropped first.
-RERANK_MEMO = 256
+# Reranking scores remembered per (index version, model, query, candidates), oldest dropped first:
+# a few hundred bytes each, and enough for the eval harness to rerank each question once although it
+# searches all of a set's questions before it asks them.
+RERANK_MEMO = 4096
 
 
 class RAG:
@@ -112,7 +114,7 @@ class RAG:
             return hybrid_search(idx, self.embedder, query, k=k, config=c, mode=mode)
         if k < 1:
             raise ValueError(f"k must be at least 1 (got {k})")
-        hits = hybrid_search(idx, self.embedder, query, k=max(k, c.rerank_candidates), config=c)
+        hits = rerank_pool(idx, self.embedder, query, k=k, config=c)
         if len(hits) < 2:
             return hits[:k]
         key = (idx.version, c.rerank_model, query, tuple(h.chunk.chunk_id for h in hits))

@@ -48,6 +48,29 @@ def test_modes(seed_rag_any, mode):
     assert seed_rag_any.search("LeBron James", k=2, mode=mode)
 
 
+def test_rerank_pool_is_each_sides_best_in_hybrid_order(seed_rag_any):
+    """What the reranker reorders: BM25's best and the dense side's best (not the fused top n, which
+    on French lets the English embedder push out what BM25 found), scored and ordered as hybrid."""
+    from rag.retrieve import rerank_pool, search
+
+    rag, q = seed_rag_any, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    idx, c = rag.current(), rag.config.with_(rerank_lexical=4, rerank_dense=3)
+    pool = rerank_pool(idx, rag.embedder, q, k=2, config=c)
+    lexical = {h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=4, config=c, mode="lexical")}
+    dense = {h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=3, config=c, mode="dense")}
+    assert {h.chunk.chunk_id for h in pool} == lexical | dense
+    fused = {h.chunk.chunk_id: h.score for h in search(idx, rag.embedder, q, k=100, config=c)}
+    assert [h.score for h in pool] == [fused[h.chunk.chunk_id] for h in pool]
+    assert [h.score for h in pool] == sorted((h.score for h in pool), reverse=True)
+    assert [h.rank for h in pool] == list(range(1, len(pool) + 1))
+    # fewer candidates than asked for: topped up from the hybrid order
+    small = rerank_pool(idx, rag.embedder, q, k=8, config=c.with_(rerank_lexical=1, rerank_dense=1))
+    assert len(small) == 8 and [h.score for h in small] == sorted((h.score for h in small), reverse=True)
+    assert rerank_pool(idx, rag.embedder, "  ", k=5, config=c) == []
+    with pytest.raises(ValueError, match="k must be"):
+        rerank_pool(idx, rag.embedder, q, k=0, config=c)
+
+
 # Quality floors of first-stage (hybrid, not reranked) retrieval on fixed subsets of the public sets,
 # on both stores: set a little under what is measured (piaf 8 docs: recall@5 0.94; squad 2 docs:
 # 1.00). Raise them on purpose. Reranking has its own floors in test_rerank.py.
