@@ -55,7 +55,25 @@ def main() -> None:
                 f"{r['answer_ms_p95']:.0f} |"
             )
 
+    rerank_pool()
     quote_choice()
+
+
+def rerank_pool() -> None:
+    """What the reranker reorders and how much its score weighs (benchmarks/rerank_pool.py)."""
+    rows = [(s, _load(s, "rerank-pool")) for s in ("piaf-fr", "squad-en")]
+    if not any(r for _, r in rows):
+        return
+    print()
+    print("| set (questions) | pool, LM weight | recall@1 | recall@5 | recall@10 | MRR@10 | passages scored |")
+    print("|---|---|---|---|---|---|---|")
+    for s, r in rows:
+        for key, m in (r or {}).items():
+            if isinstance(m, dict):
+                print(
+                    f"| {s} ({m['questions']}) | {key} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | "
+                    f"{m['recall@10']:.3f} | {m['mrr@10']:.3f} | {m['passages_scored']:.1f} |"
+                )
 
 
 def quote_choice() -> None:

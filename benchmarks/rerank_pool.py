@@ -1,0 +1,90 @@
+"""Which passages the reranker reorders, and how much its score weighs: recall@k, MRR@10 and the
+number of passages scored, for candidate pools (the hybrid top n, or BM25's best a with the dense
+side's best b, `retrieve.rerank_pool`) and language-model weights, all on the same questions.
+
+Each (question, passage) pair is scored by the reranking LM once, whatever the number of variants
+that hold it (scores do not depend on the batch: tests/test_rerank.py); the order is then
+`rerank.rerank`, as in the pipeline.
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/rerank_pool.py --corpus ../shared/eval/piaf-fr/corpus.jsonl \\
+    --questions ../shared/eval/piaf-fr/questions.jsonl [--every 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
+
+from rag.config import Config
+from rag.evaluation import EVAL_CACHE, cached_index_dir, read_questions, retrieval_metrics
+from rag.lang import detect_lang
+from rag.pipeline import RAG
+from rag.records import Hit
+from rag.rerank import rerank
+from rag.retrieve import rerank_pool, search
+
+# (label, pool, LM weight); a pool is (hybrid top n, 0, 0) or (0, BM25's best a, the dense side's best b).
+VARIANTS: list[tuple[str, tuple[int, int, int], float]] = [
+    ("hybrid top 15, weight 0.7 (before)", (15, 0, 0), 0.7),
+    ("hybrid top 15, weight 1.0 (LM alone)", (15, 0, 0), 1.0),
+    ("lexical 10 + dense 3, weight 0.7", (0, 10, 3), 0.7),
+    ("lexical 10 + dense 5, weight 0.7 (kept)", (0, 10, 5), 0.7),
+    ("lexical 15 + dense 5, weight 0.7", (0, 15, 5), 0.7),
+    ("lexical 10 + dense 5, weight 0.6", (0, 10, 5), 0.6),
+    ("lexical 10 + dense 5, weight 0.8", (0, 10, 5), 0.8),
+    ("lexical 10 + dense 5, weight 0.9", (0, 10, 5), 0.9),
+]
+K = 10  # the harness's depth (recall@10, MRR@10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--questions", type=Path, required=True)
+    parser.add_argument("--every", type=int, default=3, help="use every n-th question (3: the tuning third)")
+    parser.add_argument("--cache", type=Path, default=EVAL_CACHE)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    config = Config()
+    rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
+    rag.index([args.corpus], on_progress=None)
+    idx = rag.current()
+    questions = read_questions(args.questions)[:: args.every]
+    ranked: dict[str, dict[str, list[Hit]]] = {label: {} for label, _, _ in VARIANTS}
+    pool_sizes: dict[str, list[int]] = {label: [] for label, _, _ in VARIANTS}
+    for q in tqdm(questions, desc="questions", file=sys.stderr):
+        pools = {}
+        for label, (top, lexical, dense), _ in VARIANTS:
+            if top:
+                pools[label] = search(idx, rag.embedder, q.question, k=max(K, top), config=config)
+            else:
+                c = config.with_(rerank_lexical=lexical, rerank_dense=dense)
+                pools[label] = rerank_pool(idx, rag.embedder, q.question, k=K, config=c)
+        todo = list(dict.fromkeys(h.chunk.chunk_id for hits in pools.values() for h in hits))
+        chunk_of = {h.chunk.chunk_id: h.chunk for hits in pools.values() for h in hits}
+        texts = [(idx.documents[chunk_of[i].doc_id].title, chunk_of[i].text) for i in todo]
+        lm = dict(zip(todo, rag.reranker.scores(q.question, texts, lang=detect_lang(q.question)), strict=True))
+        for label, _, weight in VARIANTS:
+            hits = pools[label]
+            ranked[label][q.question] = rerank(hits, [lm[h.chunk.chunk_id] for h in hits], weight=weight, k=K)
+            pool_sizes[label].append(len(hits))
+    results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
+    for label, _, _ in VARIANTS:
+        m = retrieval_metrics(questions, ranked[label].__getitem__)
+        for key in ("retrieval_ms_p50", "retrieval_ms_p95"):  # precomputed: no latency here
+            m.pop(key)
+        m["passages_scored"] = sum(pool_sizes[label]) / max(1, len(questions))
+        results[label] = m
+        print(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
