@@ -20,33 +20,26 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
+from eval_set import add_eval_set_options, open_eval_set  # benchmarks/, the script's own folder
+
 from rag.answer import answer_question
-from rag.config import Config
-from rag.evaluation import EVAL_CACHE, answer_metrics, cached_index_dir, read_questions
-from rag.pipeline import RAG
+from rag.evaluation import answer_metrics
 from rag.records import Answer
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--questions", type=Path, required=True)
+    add_eval_set_options(parser, every=1)
     parser.add_argument("--weights", type=float, nargs="+", default=[0.1, 0.3])
-    parser.add_argument("--every", type=int, default=1, help="use every n-th question")
-    parser.add_argument("--cache", type=Path, default=EVAL_CACHE)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    config = Config()
-    rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
-    rag.index([args.corpus], on_progress=None)
+    rag, questions = open_eval_set(args)
     idx = rag.current()
-    questions = read_questions(args.questions)[:: args.every]
     answers: dict[float, dict[str, Answer]] = {w: {} for w in args.weights}
     for q in tqdm(questions, desc="questions", file=sys.stderr):
         hits = rag.search(q.question)
         for w in args.weights:
             answers[w][q.question] = answer_question(q.question, hits, idx, rag.embedder, rank_weight=w)
-    results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "rerank": config.rerank}
+    results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "rerank": rag.config.rerank}
     for w in args.weights:
         m = answer_metrics(questions, answers[w].__getitem__)
         cites = [len(a.citations) for a in answers[w].values() if a.answered]

@@ -21,10 +21,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from rag.config import Config
-from rag.evaluation import EVAL_CACHE, cached_index_dir, read_questions, retrieval_metrics
+from eval_set import add_eval_set_options, open_eval_set  # benchmarks/, the script's own folder
+
+from rag.evaluation import retrieval_metrics
 from rag.lang import detect_lang
-from rag.pipeline import RAG
 from rag.records import Hit
 from rag.rerank import rerank
 from rag.retrieve import rerank_pool, search
@@ -45,17 +45,10 @@ K = 10  # the harness's depth (recall@10, MRR@10)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--questions", type=Path, required=True)
-    parser.add_argument("--every", type=int, default=3, help="use every n-th question (3: the tuning third)")
-    parser.add_argument("--cache", type=Path, default=EVAL_CACHE)
-    parser.add_argument("--json", type=Path)
+    add_eval_set_options(parser, every=3)  # every third question: the ones choices are made on
     args = parser.parse_args()
-    config = Config()
-    rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
-    rag.index([args.corpus], on_progress=None)
-    idx = rag.current()
-    questions = read_questions(args.questions)[:: args.every]
+    rag, questions = open_eval_set(args)
+    idx, config = rag.current(), rag.config
     ranked: dict[str, dict[str, list[Hit]]] = {label: {} for label, _, _ in VARIANTS}
     pool_sizes: dict[str, list[int]] = {label: [] for label, _, _ in VARIANTS}
     for q in tqdm(questions, desc="questions", file=sys.stderr):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,36 +62,40 @@ def main() -> None:
 
 def rerank_pool() -> None:
     """What the reranker reorders and how much its score weighs (benchmarks/rerank_pool.py)."""
-    rows = [(s, _load(s, "rerank-pool")) for s in ("piaf-fr", "squad-en")]
-    if not any(r for _, r in rows):
-        return
-    print()
-    print("| set (questions) | pool, LM weight | recall@1 | recall@5 | recall@10 | MRR@10 | passages scored |")
-    print("|---|---|---|---|---|---|---|")
-    for s, r in rows:
-        for key, m in (r or {}).items():
-            if isinstance(m, dict):
-                print(
-                    f"| {s} ({m['questions']}) | {key} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | "
-                    f"{m['recall@10']:.3f} | {m['mrr@10']:.3f} | {m['passages_scored']:.1f} |"
-                )
+    _variants(
+        "rerank-pool",
+        "| set (questions) | pool, LM weight | recall@1 | recall@5 | recall@10 | MRR@10 | passages scored |",
+        lambda s, key, m: (
+            f"| {s} ({m['questions']}) | {key} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | "
+            f"{m['recall@10']:.3f} | {m['mrr@10']:.3f} | {m['passages_scored']:.1f} |"
+        ),
+    )
 
 
 def quote_choice() -> None:
     """The extractive answers' quote choice by rank weight (benchmarks/quote_choice.py)."""
-    rows = [(s, _load(s, "quote-choice")) for s in ("piaf-fr", "squad-en")]
-    if not any(r for _, r in rows):
+    _variants(
+        "quote-choice",
+        "| set | rank weight | hit rate | token F1 | citation precision | citations per answer | answer chars |",
+        lambda s, key, m: (
+            f"| {s} | {key.split('=')[1]} | {m['hit_rate']:.3f} | {m['token_f1']:.3f} | "
+            f"{m['citation_precision']:.3f} | {m['citations_per_answer']:.2f} | {m['answer_chars']:.0f} |"
+        ),
+    )
+
+
+def _variants(name: str, header: str, row: Callable[[str, str, dict[str, Any]], str]) -> None:
+    """A table of the variants (the JSON's object-valued keys) a comparison script wrote per set."""
+    results = [(s, _load(s, name)) for s in ("piaf-fr", "squad-en")]
+    if not any(r for _, r in results):
         return
     print()
-    print("| set | rank weight | hit rate | token F1 | citation precision | citations per answer | answer chars |")
-    print("|---|---|---|---|---|---|---|")
-    for s, r in rows:
+    print(header)
+    print("|---" * header.count(" | ") + "|---|")
+    for s, r in results:
         for key, m in (r or {}).items():
-            if key.startswith("rank_weight="):
-                print(
-                    f"| {s} | {key.split('=')[1]} | {m['hit_rate']:.3f} | {m['token_f1']:.3f} | "
-                    f"{m['citation_precision']:.3f} | {m['citations_per_answer']:.2f} | {m['answer_chars']:.0f} |"
-                )
+            if isinstance(m, dict):
+                print(row(s, key, m))
 
 
 if __name__ == "__main__":

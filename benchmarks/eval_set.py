@@ -1,0 +1,27 @@
+"""What the comparison scripts (quote_choice.py, rerank_pool.py) share: the command-line options
+naming a public eval set, and its index, built once into the eval harness's cache."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rag.config import Config
+from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_questions
+from rag.pipeline import RAG
+
+
+def add_eval_set_options(parser: argparse.ArgumentParser, *, every: int) -> None:
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--questions", type=Path, required=True)
+    parser.add_argument("--every", type=int, default=every, help="use every n-th question")
+    parser.add_argument("--cache", type=Path, default=EVAL_CACHE)
+    parser.add_argument("--json", type=Path)
+
+
+def open_eval_set(args: argparse.Namespace) -> tuple[RAG, list[Question]]:
+    """The default pipeline over the corpus's cached index (built if missing) and every n-th question."""
+    config = Config()
+    rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
+    rag.index([args.corpus], on_progress=None)
+    return rag, read_questions(args.questions)[:: args.every]
