@@ -59,10 +59,9 @@ def main() -> None:
             else:
                 c = config.with_(rerank_lexical=lexical, rerank_dense=dense)
                 pools[label] = rerank_pool(idx, rag.embedder, q.question, k=K, config=c)
-        todo = list(dict.fromkeys(h.chunk.chunk_id for hits in pools.values() for h in hits))
-        chunk_of = {h.chunk.chunk_id: h.chunk for hits in pools.values() for h in hits}
-        texts = [(idx.documents[chunk_of[i].doc_id].title, chunk_of[i].text) for i in todo]
-        lm = dict(zip(todo, rag.reranker.scores(q.question, texts, lang=detect_lang(q.question)), strict=True))
+        chunks = {h.chunk.chunk_id: h.chunk for hits in pools.values() for h in hits}  # each passage once
+        texts = [(idx.documents[c.doc_id].title, c.text) for c in chunks.values()]
+        lm = dict(zip(chunks, rag.reranker.scores(q.question, texts, lang=detect_lang(q.question)), strict=True))
         for label, _, weight in VARIANTS:
             hits = pools[label]
             ranked[label][q.question] = rerank(hits, [lm[h.chunk.chunk_id] for h in hits], weight=weight, k=K)

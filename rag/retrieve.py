@@ -80,14 +80,11 @@ def rerank_pool(
     lang = lang or detect_lang(query)
     n = max(k, config.candidates, config.rerank_lexical, config.rerank_dense)
     fused, dense, lexical, q = _rank(index, embedder, query, n, config, "hybrid", lang)
-    best = lexical[: config.rerank_lexical] + dense[: config.rerank_dense]
-    rows = list(dict.fromkeys(row for row, _ in best))
-    if len(rows) < k:
-        chosen = set(rows)
-        rows += [r for r, _ in fused if r not in chosen][: k - len(rows)]
-    order = {row: i for i, (row, _) in enumerate(fused)}
-    rows.sort(key=lambda r: order.get(r, len(order)))
-    return _hits(index, rows, fused, dense, lexical, q)
+    chosen = {row for row, _ in lexical[: config.rerank_lexical] + dense[: config.rerank_dense]}
+    top_up = [row for row, _ in fused if row not in chosen][: max(0, k - len(chosen))]
+    chosen.update(top_up)
+    # fused holds every row of both sides, so its order is the hybrid order of the pool
+    return _hits(index, [row for row, _ in fused if row in chosen], fused, dense, lexical, q)
 
 
 def _rank(
