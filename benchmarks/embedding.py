@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ from rag.config import EMBEDDING_BACKENDS, Config
 from rag.embed import Embedder
 from rag.evaluation import read_questions, retrieval_metrics
 from rag.pipeline import RAG
+from rag.records import Hit
+from rag.retrieve import Mode
 
 
 def main() -> None:
@@ -68,13 +71,17 @@ def main() -> None:
                     "top10_overlap_vs_first": _overlap(reference, vectors, rag, questions[:200]),
                 }
                 for mode in ("dense", "hybrid"):
-                    m = retrieval_metrics(questions, lambda q, mode=mode, rag=rag: rag.search(q, k=10, mode=mode))
+                    m = retrieval_metrics(questions, partial(_search, rag, mode))
                     row[f"{mode}_recall@5"] = m["recall@5"]
                     row[f"{mode}_mrr@10"] = m["mrr@10"]
                 results[name][backend] = row
                 print(name, json.dumps(row), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+
+def _search(rag: RAG, mode: Mode, question: str) -> list[Hit]:
+    return rag.search(question, k=10, mode=mode)
 
 
 def _overlap(reference: np.ndarray, vectors: np.ndarray, rag: RAG, questions: list) -> float:

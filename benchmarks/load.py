@@ -82,7 +82,7 @@ def conversation(url: str, i: int, stats: Stats, stop: threading.Event, limit: i
     others = {q for c in CONVERSATIONS if c != own for q in c}
     while not stop.is_set():
         first, follow = own
-        history = []
+        history: list[dict[str, str]] = []
         for question in (first, follow):
             t = time.perf_counter()
             try:

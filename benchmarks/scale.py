@@ -43,7 +43,9 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 1e6
 
 
-def bench_index(vectors: np.ndarray, queries: np.ndarray, kind: str, exact: list[set[int]] | None) -> dict:
+def bench_index(
+    vectors: np.ndarray, queries: np.ndarray, kind: str, exact: list[set[int]] | None
+) -> tuple[dict[str, float], list[set[int]]]:
     before = rss_mb()
     t = time.perf_counter()
     store = VectorStore.build(vectors, kind=kind)  # type: ignore[arg-type]
