@@ -19,6 +19,17 @@ def add_eval_set_options(parser: argparse.ArgumentParser, *, every: int) -> None
     parser.add_argument("--json", type=Path)
 
 
+def splits(n: int, every: int) -> dict[str, list[int]]:
+    """Question positions to report on: all of them and, when every question is used (`every` 1),
+    the third the choices were made on (every third from the first, the questions `--every 3`
+    takes) and the other two thirds, which check those choices. Keys are label suffixes."""
+    out = {"": list(range(n))}
+    if every == 1:
+        out[" [tuning third]"] = list(range(0, n, 3))
+        out[" [other two thirds]"] = [i for i in range(n) if i % 3]
+    return out
+
+
 def open_eval_set(args: argparse.Namespace) -> tuple[RAG, list[Question]]:
     """The default pipeline over the corpus's cached index (built if missing) and every n-th question."""
     config = Config()

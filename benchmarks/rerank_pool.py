@@ -6,8 +6,11 @@ Each (question, passage) pair is scored by the reranking LM once, whatever the n
 that hold it (scores do not depend on the batch: tests/test_rerank.py); the order is then
 `rerank.rerank`, as in the pipeline.
 
+With `--every 1` each variant is also measured on the two splits: the third of the questions the
+choices were made on (every third, from the first) and the other two thirds, which check them.
+
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/rerank_pool.py --corpus ../shared/eval/piaf-fr/corpus.jsonl \\
-    --questions ../shared/eval/piaf-fr/questions.jsonl [--every 3] [--json out.json]
+    --questions ../shared/eval/piaf-fr/questions.jsonl [--every 3] [--only "dense 5,"] [--json out.json]
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import add_eval_set_options, open_eval_set  # benchmarks/, the script's own folder
+from eval_set import add_eval_set_options, open_eval_set, splits  # benchmarks/, the script's own folder
 
 from rag.evaluation import retrieval_metrics
 from rag.lang import detect_lang
@@ -39,6 +42,7 @@ VARIANTS: list[tuple[str, tuple[int, int, int], float]] = [
     ("lexical 10 + dense 5, weight 0.6", (0, 10, 5), 0.6),
     ("lexical 10 + dense 5, weight 0.8", (0, 10, 5), 0.8),
     ("lexical 10 + dense 5, weight 0.9", (0, 10, 5), 0.9),
+    ("lexical 10 + dense 5, weight 1.0", (0, 10, 5), 1.0),
 ]
 K = 10  # the harness's depth (recall@10, MRR@10)
 
@@ -46,14 +50,18 @@ K = 10  # the harness's depth (recall@10, MRR@10)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_eval_set_options(parser, every=3)  # every third question: the ones choices are made on
+    parser.add_argument("--only", default="", help="only the variants whose label contains this")
     args = parser.parse_args()
+    variants = [v for v in VARIANTS if args.only in v[0]]
+    if not variants:
+        parser.error(f"no variant label contains {args.only!r}; labels: {[v[0] for v in VARIANTS]}")
     rag, questions = open_eval_set(args)
     idx, config = rag.current(), rag.config
-    ranked: dict[str, dict[str, list[Hit]]] = {label: {} for label, _, _ in VARIANTS}
-    pool_sizes: dict[str, list[int]] = {label: [] for label, _, _ in VARIANTS}
+    ranked: dict[str, dict[str, list[Hit]]] = {label: {} for label, _, _ in variants}
+    pool_sizes: dict[str, list[int]] = {label: [] for label, _, _ in variants}
     for q in tqdm(questions, desc="questions", file=sys.stderr):
         pools = {}
-        for label, (top, lexical, dense), _ in VARIANTS:
+        for label, (top, lexical, dense), _ in variants:
             if top:
                 pools[label] = search(idx, rag.embedder, q.question, k=max(K, top), config=config)
             else:
@@ -62,18 +70,19 @@ def main() -> None:
         chunks = {h.chunk.chunk_id: h.chunk for hits in pools.values() for h in hits}  # each passage once
         texts = [(idx.documents[c.doc_id].title, c.text) for c in chunks.values()]
         lm = dict(zip(chunks, rag.reranker.scores(q.question, texts, lang=detect_lang(q.question)), strict=True))
-        for label, _, weight in VARIANTS:
+        for label, _, weight in variants:
             hits = pools[label]
             ranked[label][q.question] = rerank(hits, [lm[h.chunk.chunk_id] for h in hits], weight=weight, k=K)
             pool_sizes[label].append(len(hits))
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
-    for label, _, _ in VARIANTS:
-        m = retrieval_metrics(questions, ranked[label].__getitem__)
-        for key in ("retrieval_ms_p50", "retrieval_ms_p95"):  # precomputed: no latency here
-            m.pop(key)
-        m["passages_scored"] = sum(pool_sizes[label]) / max(1, len(questions))
-        results[label] = m
-        print(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+    for label, _, _ in variants:
+        for split, rows in splits(len(questions), args.every).items():
+            m = retrieval_metrics([questions[i] for i in rows], ranked[label].__getitem__)
+            for key in ("retrieval_ms_p50", "retrieval_ms_p95"):  # precomputed: no latency here
+                m.pop(key)
+            m["passages_scored"] = sum(pool_sizes[label][i] for i in rows) / max(1, len(rows))
+            results[label + split] = m
+            print(f"{label}{split}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 
