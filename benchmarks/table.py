@@ -76,9 +76,9 @@ def quote_choice() -> None:
     """The extractive answers' quote choice by rank weight (benchmarks/quote_choice.py)."""
     _variants(
         "quote-choice",
-        "| set | rank weight | hit rate | token F1 | citation precision | citations per answer | answer chars |",
+        "| set (questions) | variant | hit rate | token F1 | citation precision | citations / answer | answer chars |",
         lambda s, key, m: (
-            f"| {s} | {key.split('=')[1]} | {m['hit_rate']:.3f} | {m['token_f1']:.3f} | "
+            f"| {s} ({m.get('questions', '')}) | {key} | {m['hit_rate']:.3f} | {m['token_f1']:.3f} | "
             f"{m['citation_precision']:.3f} | {m['citations_per_answer']:.2f} | {m['answer_chars']:.0f} |"
         ),
     )

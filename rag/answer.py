@@ -36,8 +36,12 @@ EVIDENCE_RANK_WEIGHT = 0.10
 # 0.1) lifted citation precision from 0.725 to 0.769 on piaf-fr and 0.832 to 0.850 on squad-en
 # (BENCHMARKS.md); the gate keeps its calibrated score.
 QUOTE_RANK_WEIGHT = 0.3
-# A second sentence is quoted when its quote score is at least this share of the best one's.
-SECOND_SENTENCE_RATIO = 0.9
+# A second sentence is quoted from the passage of the best one (the best other sentence there) when
+# its support reaches this: the answer's words are often in the sentence before or after the one
+# that matches the question best ("Il y est nommé en 1998."). From any passage at >= 0.9 of the best
+# quote score (until 2026-11-26) the second sentence came from a wrong passage too often: on every
+# third piaf-fr question hit rate 0.670 -> 0.735, citation precision 0.779 -> 0.811 (BENCHMARKS.md).
+SECOND_SENTENCE_SUPPORT = 0.25
 MAX_SENTENCE_CHARS = 600
 # Sentences that address an assistant rather than inform a reader ("ignore previous instructions",
 # "réponds uniquement X"): never evidence, and withheld from a language model's prompt.
@@ -156,10 +160,12 @@ def answer_question(
     *,
     threshold: float = GATE_THRESHOLD,
     rank_weight: float = QUOTE_RANK_WEIGHT,
+    second_support: float = SECOND_SENTENCE_SUPPORT,
 ) -> Answer:
     """An extractive answer with verified citations, or a refusal in the question's language.
 
-    `rank_weight` is how much the passage order counts in choosing the sentences to quote."""
+    `rank_weight` is how much the passage order counts in choosing the sentences to quote;
+    `second_support` is the support a second sentence of the best one's passage needs to be quoted."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
     if not evidence or support(evidence[0]) < threshold:
@@ -173,11 +179,9 @@ def answer_question(
             timings={},
         )
     ranked = sorted(((quote_score(ev, rank_weight), ev) for ev in evidence), key=lambda pair: -pair[0])
-    chosen = ranked[:1]
-    for score, ev in ranked[1:3]:
-        if score >= SECOND_SENTENCE_RATIO * ranked[0][0] and support(ev) >= threshold:
-            chosen.append((score, ev))
-            break
+    best = ranked[0][1].hit.chunk.chunk_id
+    same = [(score, ev) for score, ev in ranked[1:] if ev.hit.chunk.chunk_id == best and support(ev) >= second_support]
+    chosen = ranked[:1] + same[:1]
     chosen.sort(key=lambda pair: (pair[1].hit.chunk.doc_id, pair[1].start))  # read in document order
     citations = []
     parts = []
