@@ -78,7 +78,7 @@ def quote_choice() -> None:
         "quote-choice",
         "| set (questions) | variant | hit rate | token F1 | citation precision | citations / answer | answer chars |",
         lambda s, key, m: (
-            f"| {s} ({m.get('questions', '')}) | {key} | {m['hit_rate']:.3f} | {m['token_f1']:.3f} | "
+            f"| {s} ({m.get('questions', 'all')}) | {key} | {m['hit_rate']:.3f} | {m['token_f1']:.3f} | "
             f"{m['citation_precision']:.3f} | {m['citations_per_answer']:.2f} | {m['answer_chars']:.0f} |"
         ),
     )
