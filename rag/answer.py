@@ -39,8 +39,9 @@ QUOTE_RANK_WEIGHT = 0.3
 # A second sentence is quoted from the passage of the best one (the best other sentence there) when
 # its support reaches this: the answer's words are often in the sentence before or after the one
 # that matches the question best ("Il y est nommé en 1998."). From any passage at >= 0.9 of the best
-# quote score (until 2026-11-26) the second sentence came from a wrong passage too often: on every
-# third piaf-fr question hit rate 0.670 -> 0.735, citation precision 0.779 -> 0.811 (BENCHMARKS.md).
+# quote score (until 2026-11-26) the second sentence came from a wrong passage too often. Chosen on
+# every third piaf-fr question; on all 600 hit rate 0.678 -> 0.718, citation precision 0.768 -> 0.799
+# (BENCHMARKS.md).
 SECOND_SENTENCE_SUPPORT = 0.25
 MAX_SENTENCE_CHARS = 600
 # Sentences that address an assistant rather than inform a reader ("ignore previous instructions",
