@@ -63,6 +63,12 @@ def page(tmp_path):
         browser.close()
 
 
+def _marked(page) -> str:
+    """The quoted spans highlighted in the sources panel (an answer may quote two sentences of a
+    passage, in document order: the one holding the answer is not always the first)."""
+    return "\n".join(page.locator("#sources mark").all_inner_texts())
+
+
 def _ask(page, url: str, question: str) -> None:
     page.goto(url)
     page.get_by_label("Votre question").fill(question)
@@ -72,7 +78,7 @@ def _ask(page, url: str, question: str) -> None:
 def test_browser_question_shows_marker_and_highlighted_quote(app_url, page, tmp_path):
     _ask(page, app_url, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
     page.locator("#sources mark").first.wait_for(timeout=60_000)
-    assert "2,7 milliards" in page.locator("#sources mark").first.inner_text()
+    assert "2,7 milliards" in _marked(page)
     bubbles = page.locator("[data-testid='bot']")
     assert "[1]" in bubbles.last.inner_text()
     page.screenshot(path=str(tmp_path / "answer.png"))
@@ -81,7 +87,7 @@ def test_browser_question_shows_marker_and_highlighted_quote(app_url, page, tmp_
 def test_article_html_never_executes(app_url, page, tmp_path):
     _ask(page, app_url, "Que construit le castor d'Europe au bord des rivières ?")
     page.locator("#sources mark").first.wait_for(timeout=60_000)
-    assert "huttes" in page.locator("#sources mark").first.inner_text()
+    assert "huttes" in _marked(page)
     sources_text = page.locator("#sources").inner_text()
     assert "window.__pwned" in sources_text  # the payload is displayed as text, inert
     assert page.evaluate("window.__pwned") is None
@@ -135,7 +141,7 @@ def test_upload_in_the_browser_then_ask_about_the_new_article(app, page, tmp_pat
     page.get_by_label("Votre question").fill("Combien de temps la loutre de mer peut-elle rester sous l'eau ?")
     page.locator("#send").click()
     page.locator("#sources mark").first.wait_for(timeout=60_000)
-    assert "cinq minutes" in page.locator("#sources mark").first.inner_text()
+    assert "cinq minutes" in _marked(page)
     assert "La loutre de mer, outil en main" in page.locator("#sources").inner_text()
     assert "[1]" in page.locator("[data-testid='bot']").last.inner_text()
 
@@ -269,4 +275,4 @@ def test_index_fault_shows_a_message_in_the_browser_then_recovers(tmp_path, page
         subprocess.run(rebuild, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         _ask(page, url, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
         page.locator("#sources mark").first.wait_for(timeout=60_000)
-        assert "2,7 milliards" in page.locator("#sources mark").first.inner_text()
+        assert "2,7 milliards" in _marked(page)
