@@ -42,10 +42,12 @@ def test_contextualize_completes_chains_and_leaves_standalone_questions_alone():
 
 
 def test_the_conversation_helps_follow_up_questions(seed_rag, piaf_rag, squad_rag):
-    """Floors a little under what benchmarks/followups.py measures (recall@5 0.96 vs 0.89 alone;
-    hit rate 0.71 vs 0.57 alone). The margin over "alone" is two conversations of 28: since the
+    """Floors a little under what is measured (recall@5 0.96 vs 0.89 alone; hit rate 0.68 vs 0.57
+    alone, CI of 2026-11-26). The recall margin over "alone" is two conversations of 28: since the
     reranker also sees BM25's best passages, a bare follow-up finds its passage more often (0.82 ->
-    0.89) while with history it already found it."""
+    0.89) while with history it already found it. The hit-rate floor is 0.65 (0.7 until the quote
+    rule of 2026-11-26, a second sentence only from the best sentence's passage, moved one
+    conversation of 28: 0.71 -> 0.68)."""
     rags = {"seeds": seed_rag, "piaf-fr": piaf_rag, "squad-en": squad_rag}
     conversations = read_conversations(DATA / "conversations.jsonl")
     m = {"alone_recall@5": 0.0, "history_recall@5": 0.0, "history_hit_rate": 0.0, "alone_hit_rate": 0.0}
@@ -55,4 +57,4 @@ def test_the_conversation_helps_follow_up_questions(seed_rag, piaf_rag, squad_ra
         for key in m:
             m[key] += r[key] * len(subset) / len(conversations)
     assert m["history_recall@5"] >= 0.9 and m["history_recall@5"] >= m["alone_recall@5"] + 0.05, m
-    assert m["history_hit_rate"] >= 0.7 and m["history_hit_rate"] > m["alone_hit_rate"], m
+    assert m["history_hit_rate"] >= 0.65 and m["history_hit_rate"] > m["alone_hit_rate"], m
