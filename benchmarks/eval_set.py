@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rag.config import Config
 from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_questions
@@ -28,6 +29,14 @@ def splits(n: int, every: int) -> dict[str, list[int]]:
         out[" [tuning third]"] = list(range(0, n, 3))
         out[" [other two thirds]"] = [i for i in range(n) if i % 3]
     return out
+
+
+def record(results: dict[str, object], label: str, metrics: dict[str, Any]) -> None:
+    """Keep and print one variant's metrics, without their latencies: the comparison scripts time
+    nothing (each question is retrieved once for all variants)."""
+    m = {k: v for k, v in metrics.items() if not k.endswith(("_ms_p50", "_ms_p95"))}
+    results[label] = m
+    print(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
 
 
 def open_eval_set(args: argparse.Namespace) -> tuple[RAG, list[Question]]:

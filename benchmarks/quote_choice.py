@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import add_eval_set_options, open_eval_set, splits  # benchmarks/, the script's own folder
+from eval_set import add_eval_set_options, open_eval_set, record, splits  # benchmarks/, the script's own folder
 
 from rag.answer import answer_question
 from rag.evaluation import answer_metrics
@@ -49,19 +49,16 @@ def main() -> None:
                 q.question, hits, idx, rag.embedder, rank_weight=w, second_support=s
             )
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "rerank": rag.config.rerank}
+    parts = splits(len(questions), args.every)
     for w, s in variants:
-        for split, rows in splits(len(questions), args.every).items():
+        for split, rows in parts.items():
             chosen = [answers[w, s][questions[i].question] for i in rows]
             m = answer_metrics([questions[i] for i in rows], answers[w, s].__getitem__)
             cites = [len(a.citations) for a in chosen if a.answered]
             m["questions"] = len(rows)
             m["citations_per_answer"] = sum(cites) / max(1, len(cites))
             m["answer_chars"] = sum(len(a.text) for a in chosen if a.answered) / max(1, len(cites))
-            for key in ("answer_ms_p50", "answer_ms_p95"):  # the answers were precomputed: no latency here
-                m.pop(key)
-            label = f"rank weight {w}, second sentence support {s}{split}"
-            results[label] = m
-            print(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+            record(results, f"rank weight {w}, second sentence support {s}{split}", m)
     answered = {v: {q for q, a in answers[v].items() if a.answered} for v in variants}
     assert all(a == answered[variants[0]] for a in answered.values()), "the gate must not depend on the variant"
     if args.json:

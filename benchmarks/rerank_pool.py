@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import add_eval_set_options, open_eval_set, splits  # benchmarks/, the script's own folder
+from eval_set import add_eval_set_options, open_eval_set, record, splits  # benchmarks/, the script's own folder
 
 from rag.evaluation import retrieval_metrics
 from rag.lang import detect_lang
@@ -75,14 +75,12 @@ def main() -> None:
             ranked[label][q.question] = rerank(hits, [lm[h.chunk.chunk_id] for h in hits], weight=weight, k=K)
             pool_sizes[label].append(len(hits))
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
+    parts = splits(len(questions), args.every)
     for label, _, _ in variants:
-        for split, rows in splits(len(questions), args.every).items():
+        for split, rows in parts.items():
             m = retrieval_metrics([questions[i] for i in rows], ranked[label].__getitem__)
-            for key in ("retrieval_ms_p50", "retrieval_ms_p95"):  # precomputed: no latency here
-                m.pop(key)
             m["passages_scored"] = sum(pool_sizes[label][i] for i in rows) / max(1, len(rows))
-            results[label + split] = m
-            print(f"{label}{split}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+            record(results, label + split, m)
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 

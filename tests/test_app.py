@@ -64,9 +64,12 @@ def page(tmp_path):
 
 
 def _marked(page) -> str:
-    """The quoted spans highlighted in the sources panel (an answer may quote two sentences of a
-    passage, in document order: the one holding the answer is not always the first)."""
-    return "\n".join(page.locator("#sources mark").all_inner_texts())
+    """The quoted spans highlighted in the sources panel, once the first is shown (an answer may
+    quote two sentences of a passage, in document order: the one holding the answer is not always
+    the first)."""
+    marks = page.locator("#sources mark")
+    marks.first.wait_for(timeout=60_000)
+    return "\n".join(marks.all_inner_texts())
 
 
 def _ask(page, url: str, question: str) -> None:
@@ -77,7 +80,6 @@ def _ask(page, url: str, question: str) -> None:
 
 def test_browser_question_shows_marker_and_highlighted_quote(app_url, page, tmp_path):
     _ask(page, app_url, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
-    page.locator("#sources mark").first.wait_for(timeout=60_000)
     assert "2,7 milliards" in _marked(page)
     bubbles = page.locator("[data-testid='bot']")
     assert "[1]" in bubbles.last.inner_text()
@@ -86,7 +88,6 @@ def test_browser_question_shows_marker_and_highlighted_quote(app_url, page, tmp_
 
 def test_article_html_never_executes(app_url, page, tmp_path):
     _ask(page, app_url, "Que construit le castor d'Europe au bord des rivières ?")
-    page.locator("#sources mark").first.wait_for(timeout=60_000)
     assert "huttes" in _marked(page)
     sources_text = page.locator("#sources").inner_text()
     assert "window.__pwned" in sources_text  # the payload is displayed as text, inert
@@ -140,7 +141,6 @@ def test_upload_in_the_browser_then_ask_about_the_new_article(app, page, tmp_pat
 
     page.get_by_label("Votre question").fill("Combien de temps la loutre de mer peut-elle rester sous l'eau ?")
     page.locator("#send").click()
-    page.locator("#sources mark").first.wait_for(timeout=60_000)
     assert "cinq minutes" in _marked(page)
     assert "La loutre de mer, outil en main" in page.locator("#sources").inner_text()
     assert "[1]" in page.locator("[data-testid='bot']").last.inner_text()
@@ -274,5 +274,4 @@ def test_index_fault_shows_a_message_in_the_browser_then_recovers(tmp_path, page
         rebuild = [sys.executable, "-m", "rag", "index", str(sources), "--index", str(index), "--rebuild"]
         subprocess.run(rebuild, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         _ask(page, url, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
-        page.locator("#sources mark").first.wait_for(timeout=60_000)
         assert "2,7 milliards" in _marked(page)
