@@ -58,7 +58,8 @@ class Config:
     # once the two overlap) by query likelihood under a small causal LM (rerank.py), mixed with the
     # hybrid score at `rerank_weight`. On the public eval sets it lifts MRR by 0.05-0.10 for ~1.5 s per
     # question on 2 cores (BENCHMARKS.md); the pool and 0.7 were chosen on every third public
-    # question, the landscape is flat from 0.6 to 0.8.
+    # question, the landscape is flat from 0.6 to 0.9 on the other two thirds of piaf-fr (0.9's
+    # lead for French on the third did not hold there, so one weight serves both languages).
     rerank: bool = True
     rerank_model: str = ""  # a Hugging Face id, local folder or .gguf; "" is the bundled Gemma 3 270M
     rerank_lexical: int = 10
