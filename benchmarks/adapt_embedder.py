@@ -47,9 +47,10 @@ def ict_pairs(rag: RAG, *, per_chunk: int, keep_rate: float, seed: int) -> list[
     idx = rag.current()
     pairs = []
     for c in idx.chunks:
-        spans = [(s, e) for s, e in split_sentences(c.text) if len(c.text[s:e].split()) >= 5]
-        if len(split_sentences(c.text)) < 2:
+        sentences = split_sentences(c.text)
+        if len(sentences) < 2:
             continue
+        spans = [(s, e) for s, e in sentences if len(c.text[s:e].split()) >= 5]
         for s, e in rng.sample(spans, min(per_chunk, len(spans))):
             rest = c.text if rng.random() < keep_rate else (c.text[:s] + c.text[e:]).strip()
             pairs.append((c.text[s:e], retrieval_text(c.title, rest, True)))

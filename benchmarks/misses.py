@@ -28,14 +28,15 @@ def main() -> None:
     args = parser.parse_args()
     rag, questions = open_eval_set(args)
     idx = rag.current()
+    deep = max(30, args.depth)  # how far to look for the first passage that holds the answer
     missed = 0
     for q in questions:
-        hits = search(idx, rag.embedder, q.question, k=30, config=rag.config, mode=args.mode)
+        hits = search(idx, rag.embedder, q.question, k=deep, config=rag.config, mode=args.mode)
         if any(contains_answer(h.chunk.text, q.answers) for h in hits[: args.depth]):
             continue
         missed += 1
         rank = next((i for i, h in enumerate(hits, 1) if contains_answer(h.chunk.text, q.answers)), None)
-        print(f"{q.question!r} -> {q.answers[0]!r} (first held at rank {rank or '> 30'})")
+        print(f"{q.question!r} -> {q.answers[0]!r} (first held at rank {rank or f'> {deep}'})")
     share = missed / max(1, len(questions))
     print(f"{missed} of {len(questions)} questions ({share:.3f}): no answer in the top {args.depth}")
 

@@ -107,7 +107,7 @@ def rerank(hits: Sequence[Hit], scores: Sequence[float], *, weight: float, k: in
         raise ValueError(f"got {len(scores)} scores for {len(hits)} hits")
     if not hits:
         return []
-    mixed = weight * _z(scores) + (1 - weight) * _z([h.score for h in hits])
+    mixed = weight * zscores(scores) + (1 - weight) * zscores([h.score for h in hits])
     order = sorted(range(len(hits)), key=lambda i: (-mixed[i], i))
     return [
         replace(hits[i], score=float(mixed[i]), rank=r, retrieval_score=hits[i].score, rerank_score=float(scores[i]))
@@ -115,7 +115,8 @@ def rerank(hits: Sequence[Hit], scores: Sequence[float], *, weight: float, k: in
     ]
 
 
-def _z(values: Sequence[float]) -> Any:
+def zscores(values: Sequence[float]) -> Any:
+    """`values` centred and scaled to unit deviation (all zeros when they are all equal)."""
     x = np.asarray(values, dtype=float)
     sd = float(x.std())
     return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
