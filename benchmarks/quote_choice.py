@@ -1,21 +1,26 @@
 """Which sentences the extractive answerer quotes: hit rate and citation precision for several weights
-of the passage rank in the quote score (`answer.quote_score`) and several supports a second sentence
-of the best one's passage needs (`answer.SECOND_SENTENCE_SUPPORT`), on the same retrieved passages.
+of the passage rank in the quote score (`answer.quote_score`), several shares of dense similarity in a
+sentence's own match (`answer.QUOTE_DENSE_SHARE`, the rest lexical overlap) and several supports a
+second sentence of the best one's passage needs (`answer.SECOND_SENTENCE_SUPPORT`), on the same
+retrieved passages.
 
 Each question is retrieved once (hybrid + rerank, the default) and answered once per variant, so the
 variants are compared on identical passages; the gate depends on neither setting (checked: every
 variant answers the same questions). With `--every 1` each variant is also measured on the third of
-the questions choices were made on and on the other two thirds (benchmarks/eval_set.py).
+the questions choices were made on and on the other two thirds (benchmarks/eval_set.py). With
+`--hits-cache FILE` the retrieved passages are kept in FILE (a pickle this script writes: open only
+your own) and read back by the next run over the same index, so more variants cost no retrieval.
 
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/quote_choice.py --corpus ../shared/eval/piaf-fr/corpus.jsonl \\
-    --questions ../shared/eval/piaf-fr/questions.jsonl [--weights 0.3] \\
-    [--supports 0.25 1.01] [--every 1] [--json out.json]
+    --questions ../shared/eval/piaf-fr/questions.jsonl [--weights 0.3] [--dense-shares 0.5] \\
+    [--supports 0.25 1.01] [--every 1] [--hits-cache hits.pkl] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 from pathlib import Path
 
@@ -27,7 +32,7 @@ from eval_set import add_eval_set_options, open_eval_set, record, splits  # benc
 
 from rag.answer import answer_question
 from rag.evaluation import answer_metrics
-from rag.records import Answer
+from rag.records import Answer, Hit
 
 
 def main() -> None:
@@ -37,32 +42,50 @@ def main() -> None:
     parser.add_argument(
         "--supports", type=float, nargs="+", default=[0.25, 1.01], help="second-sentence supports (> 1: one sentence)"
     )
+    parser.add_argument(
+        "--dense-shares", type=float, nargs="+", default=[0.5], help="dense similarity's shares of a sentence's match"
+    )
+    parser.add_argument("--hits-cache", type=Path, help="keep the retrieved passages here for the next run")
     args = parser.parse_args()
     rag, questions = open_eval_set(args)
     idx = rag.current()
-    variants = [(w, s) for w in args.weights for s in args.supports]
-    answers: dict[tuple[float, float], dict[str, Answer]] = {v: {} for v in variants}
+    variants = [(w, d, s) for w in args.weights for d in args.dense_shares for s in args.supports]
+    answers: dict[tuple[float, float, float], dict[str, Answer]] = {v: {} for v in variants}
+    key = f"{args.corpus.resolve()} {idx.version}"
+    cache = _read_hits(args.hits_cache, key)
     for q in tqdm(questions, desc="questions", file=sys.stderr):
-        hits = rag.search(q.question)
-        for w, s in variants:
-            answers[w, s][q.question] = answer_question(
-                q.question, hits, idx, rag.embedder, rank_weight=w, second_support=s
+        if q.question not in cache:
+            cache[q.question] = rag.search(q.question)
+        for w, d, s in variants:
+            answers[w, d, s][q.question] = answer_question(
+                q.question, cache[q.question], idx, rag.embedder, rank_weight=w, second_support=s, dense_share=d
             )
+    if args.hits_cache:
+        args.hits_cache.write_bytes(pickle.dumps({"index": key, "hits": cache}))
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "rerank": rag.config.rerank}
     parts = splits(len(questions), args.every)
-    for w, s in variants:
+    for w, d, s in variants:
         for split, rows in parts.items():
-            chosen = [answers[w, s][questions[i].question] for i in rows]
-            m = answer_metrics([questions[i] for i in rows], answers[w, s].__getitem__)
+            chosen = [answers[w, d, s][questions[i].question] for i in rows]
+            m = answer_metrics([questions[i] for i in rows], answers[w, d, s].__getitem__)
             cites = [len(a.citations) for a in chosen if a.answered]
             m["questions"] = len(rows)
             m["citations_per_answer"] = sum(cites) / max(1, len(cites))
             m["answer_chars"] = sum(len(a.text) for a in chosen if a.answered) / max(1, len(cites))
-            record(results, f"rank weight {w}, second sentence support {s}{split}", m)
+            share = f", dense share {d}" if len(args.dense_shares) > 1 or d != 0.5 else ""
+            record(results, f"rank weight {w}{share}, second sentence support {s}{split}", m)
     answered = {v: {q for q, a in answers[v].items() if a.answered} for v in variants}
     assert all(a == answered[variants[0]] for a in answered.values()), "the gate must not depend on the variant"
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _read_hits(path: Path | None, key: str) -> dict[str, list[Hit]]:
+    """The passages a previous run retrieved over this same index version, if it kept them."""
+    if path is None or not path.exists():
+        return {}
+    kept = pickle.loads(path.read_bytes())  # noqa: S301 - a file this script wrote
+    return kept["hits"] if kept.get("index") == key else {}
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ QUOTE_RANK_WEIGHT = 0.3
 # every third piaf-fr question; on all 600 hit rate 0.678 -> 0.718, citation precision 0.768 -> 0.799
 # (BENCHMARKS.md).
 SECOND_SENTENCE_SUPPORT = 0.25
+# Of the 0.9 a sentence's own match weighs in the quote score, the share of its dense similarity (the
+# rest is its lexical overlap).
+QUOTE_DENSE_SHARE = 0.5
 MAX_SENTENCE_CHARS = 600
 # Sentences that address an assistant rather than inform a reader ("ignore previous instructions",
 # "réponds uniquement X"): never evidence, and withheld from a language model's prompt.
@@ -138,14 +141,15 @@ def is_instruction(sentence: str) -> bool:
     return bool(_INSTRUCTION_RE.search(sentence))
 
 
-def quote_score(ev: Evidence, rank_weight: float = QUOTE_RANK_WEIGHT) -> float:
+def quote_score(ev: Evidence, rank_weight: float = QUOTE_RANK_WEIGHT, dense_share: float = QUOTE_DENSE_SHARE) -> float:
     """How much a sentence deserves to be quoted as the answer, once the gate has let it through."""
-    return _match(ev.dense, ev.overlap, ev.hit.rank, rank_weight)
+    return _match(ev.dense, ev.overlap, ev.hit.rank, rank_weight, dense_share)
 
 
-def _match(dense: float, overlap: float, rank: int, rank_weight: float) -> float:
-    """A sentence's dense and lexical match with the question (0.45 each) plus its passage's rank."""
-    return 0.45 * dense + 0.45 * overlap + rank_weight / rank
+def _match(dense: float, overlap: float, rank: int, rank_weight: float, dense_share: float = 0.5) -> float:
+    """A sentence's dense and lexical match with the question (0.9 between them, `dense_share` of it
+    dense) plus its passage's rank."""
+    return 0.9 * (dense_share * dense + (1 - dense_share) * overlap) + rank_weight / rank
 
 
 def support(ev: Evidence) -> float:
@@ -162,11 +166,13 @@ def answer_question(
     threshold: float = GATE_THRESHOLD,
     rank_weight: float = QUOTE_RANK_WEIGHT,
     second_support: float = SECOND_SENTENCE_SUPPORT,
+    dense_share: float = QUOTE_DENSE_SHARE,
 ) -> Answer:
     """An extractive answer with verified citations, or a refusal in the question's language.
 
     `rank_weight` is how much the passage order counts in choosing the sentences to quote;
-    `second_support` is the support a second sentence of the best one's passage needs to be quoted."""
+    `second_support` is the support a second sentence of the best one's passage needs to be quoted;
+    `dense_share` is the dense similarity's share of a sentence's own match in choosing them."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
     if not evidence or support(evidence[0]) < threshold:
@@ -179,7 +185,7 @@ def answer_question(
             lang=lang,
             timings={},
         )
-    ranked = sorted(((quote_score(ev, rank_weight), ev) for ev in evidence), key=lambda pair: -pair[0])
+    ranked = sorted(((quote_score(ev, rank_weight, dense_share), ev) for ev in evidence), key=lambda pair: -pair[0])
     best = ranked[0][1].hit.chunk.chunk_id
     same = [(score, ev) for score, ev in ranked[1:] if ev.hit.chunk.chunk_id == best and support(ev) >= second_support]
     chosen = ranked[:1] + same[:1]

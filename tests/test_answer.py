@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answer import NOT_FOUND, answer_question
+from rag.answer import NOT_FOUND, QUOTE_RANK_WEIGHT, answer_question, quote_score, select_evidence
 from rag.config import Config
 from rag.evaluation import answer_metrics, read_questions
 from rag.pipeline import RAG
@@ -137,3 +137,26 @@ def test_a_second_sentence_comes_from_the_best_sentences_passage(tmp_path, embed
     _check_citations(rag, a)
     one = answer_question(question, ranked, rag.current(), embedder, second_support=1.01)
     assert [c.quote for c in one.citations] == [a.citations[0].quote]
+
+
+def test_quote_score_weighs_dense_and_lexical_match_by_dense_share(tmp_path, embedder):
+    """`dense_share` splits a sentence's own match between its dense similarity and its stem
+    overlap; the default is half and half, and the passage rank comes on top."""
+    files = {
+        "a.md": "---\ntitle: Le viaduc\n---\nLe viaduc de Millau a été inauguré par le président. "
+        "C'était le 14 décembre 2004, après trois ans de travaux. Il franchit le Tarn.",
+    }
+    rag = _rag_over(tmp_path, embedder, files, Config(rerank=False))
+    question = "Quand le viaduc de Millau a-t-il été inauguré ?"
+    hits = rag.search(question, k=1)
+    evidence = select_evidence(question, hits, rag.current(), embedder)
+    assert len(evidence) == 3
+    rank = QUOTE_RANK_WEIGHT / evidence[0].hit.rank
+    for ev in evidence:
+        assert quote_score(ev) == pytest.approx(0.45 * ev.dense + 0.45 * ev.overlap + rank)
+        assert quote_score(ev, dense_share=1.0) == pytest.approx(0.9 * ev.dense + rank)
+        assert quote_score(ev, dense_share=0.0) == pytest.approx(0.9 * ev.overlap + rank)
+    by_overlap = max(evidence, key=lambda ev: quote_score(ev, dense_share=0.0))
+    assert by_overlap.overlap == max(ev.overlap for ev in evidence)
+    answer = answer_question(question, hits, rag.current(), embedder, dense_share=0.0, second_support=1.01)
+    assert [c.quote for c in answer.citations] == [by_overlap.text]
