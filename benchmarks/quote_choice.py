@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from eval_set import add_eval_set_options, open_eval_set, record, splits  # benchmarks/, the script's own folder
 
-from rag.answer import answer_question
+from rag.answer import QUOTE_DENSE_SHARE, QUOTE_RANK_WEIGHT, SECOND_SENTENCE_SUPPORT, answer_question
 from rag.evaluation import answer_metrics
 from rag.records import Answer, Hit
 
@@ -38,12 +38,20 @@ from rag.records import Answer, Hit
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_eval_set_options(parser, every=1)
-    parser.add_argument("--weights", type=float, nargs="+", default=[0.3], help="passage rank weights")
+    parser.add_argument("--weights", type=float, nargs="+", default=[QUOTE_RANK_WEIGHT], help="passage rank weights")
     parser.add_argument(
-        "--supports", type=float, nargs="+", default=[0.25, 1.01], help="second-sentence supports (> 1: one sentence)"
+        "--supports",
+        type=float,
+        nargs="+",
+        default=[SECOND_SENTENCE_SUPPORT, 1.01],
+        help="second-sentence supports (> 1: one sentence)",
     )
     parser.add_argument(
-        "--dense-shares", type=float, nargs="+", default=[0.5], help="dense similarity's shares of a sentence's match"
+        "--dense-shares",
+        type=float,
+        nargs="+",
+        default=[QUOTE_DENSE_SHARE],
+        help="dense similarity's shares of a sentence's match",
     )
     parser.add_argument("--hits-cache", type=Path, help="keep the retrieved passages here for the next run")
     args = parser.parse_args()
@@ -72,7 +80,7 @@ def main() -> None:
             m["questions"] = len(rows)
             m["citations_per_answer"] = sum(cites) / max(1, len(cites))
             m["answer_chars"] = sum(len(a.text) for a in chosen if a.answered) / max(1, len(cites))
-            share = f", dense share {d}" if len(args.dense_shares) > 1 or d != 0.5 else ""
+            share = f", dense share {d}" if len(args.dense_shares) > 1 or d != QUOTE_DENSE_SHARE else ""
             record(results, f"rank weight {w}{share}, second sentence support {s}{split}", m)
     answered = {v: {q for q, a in answers[v].items() if a.answered} for v in variants}
     assert all(a == answered[variants[0]] for a in answered.values()), "the gate must not depend on the variant"

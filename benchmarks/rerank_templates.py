@@ -53,23 +53,19 @@ def main() -> None:
     idx, config = rag.current(), rag.config
     labels = list(TEMPLATES) + [" + ".join(pair) for pair in ENSEMBLES]
     ranked: dict[str, dict[str, list[Hit]]] = {label: {} for label in labels}
-    shipped = dict(reranking.TEMPLATES)
-    try:
-        for q in tqdm(questions, desc="questions", file=sys.stderr):
-            lang = detect_lang(q.question)
-            hits = rerank_pool(idx, rag.embedder, q.question, k=K, config=config)
-            texts = [(idx.documents[h.chunk.doc_id].title, h.chunk.text) for h in hits]
-            scores = {}
-            for name, template in TEMPLATES.items():
-                reranking.TEMPLATES[lang] = template[lang]  # the scorer reads the table at each call
-                scores[name] = reranking.zscores(rag.reranker.scores(q.question, texts, lang=lang))
-            for name in TEMPLATES:
-                ranked[name][q.question] = reranking.rerank(hits, list(scores[name]), weight=config.rerank_weight, k=K)
-            for a, b in ENSEMBLES:
-                mixed = list(scores[a] + scores[b])
-                ranked[f"{a} + {b}"][q.question] = reranking.rerank(hits, mixed, weight=config.rerank_weight, k=K)
-    finally:
-        reranking.TEMPLATES.update(shipped)
+    for q in tqdm(questions, desc="questions", file=sys.stderr):
+        lang = detect_lang(q.question)
+        hits = rerank_pool(idx, rag.embedder, q.question, k=K, config=config)
+        texts = [(idx.documents[h.chunk.doc_id].title, h.chunk.text) for h in hits]
+        scores = {
+            name: reranking.zscores(rag.reranker.scores(q.question, texts, lang=lang, template=template[lang]))
+            for name, template in TEMPLATES.items()
+        }
+        for name in TEMPLATES:
+            ranked[name][q.question] = reranking.rerank(hits, list(scores[name]), weight=config.rerank_weight, k=K)
+        for a, b in ENSEMBLES:
+            mixed = list(scores[a] + scores[b])
+            ranked[f"{a} + {b}"][q.question] = reranking.rerank(hits, mixed, weight=config.rerank_weight, k=K)
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
     parts = splits(len(questions), args.every)
     for label in labels:

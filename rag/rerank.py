@@ -48,13 +48,23 @@ class Reranker:
         self.name = lm.name
         self._lock = threading.Lock()
 
-    def scores(self, question: str, passages: Sequence[tuple[str, str]], *, lang: Lang) -> list[float]:
-        """Mean log-probability of each question token after each (title, passage); higher is better."""
+    def scores(
+        self,
+        question: str,
+        passages: Sequence[tuple[str, str]],
+        *,
+        lang: Lang,
+        template: tuple[str, str] | None = None,
+    ) -> list[float]:
+        """Mean log-probability of each question token after each (title, passage); higher is better.
+
+        `template` is a (passage prefix, question suffix) pair in the form of `TEMPLATES`' values;
+        by default the one for `lang`."""
         import torch
 
         if not passages:
             return []
-        head, tail = TEMPLATES[lang]
+        head, tail = template or TEMPLATES[lang]
         q_ids = self.tokenizer(tail.format(question=question.strip()), add_special_tokens=False).input_ids
         q_ids = q_ids[:MAX_QUESTION_TOKENS]
         if not q_ids:

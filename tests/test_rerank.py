@@ -72,6 +72,20 @@ def test_scores_do_not_depend_on_batch_padding(reranker):
     assert padded == pytest.approx(alone, abs=0.05)  # bf16 arithmetic, not the padding
 
 
+def test_a_template_can_be_given_per_call(reranker):
+    """`template` replaces the language's prompt for one call; the default is `TEMPLATES[lang]`."""
+    from rag.rerank import TEMPLATES
+
+    q = "Qui a fondé Character.ai ?"
+    passages = [("Article", "Noam Shazeer a fondé Character.ai.")]
+    (default,) = reranker.scores(q, passages, lang="fr")
+    assert reranker.scores(q, passages, lang="fr", template=TEMPLATES["fr"]) == [default]
+    (other,) = reranker.scores(
+        q, passages, lang="fr", template=("Titre : {title}\nTexte : {text}\nQuestion :", " {question}")
+    )
+    assert math.isfinite(other) and other != default
+
+
 def test_overlong_passages_and_empty_input(reranker):
     assert reranker.scores("Question ?", [], lang="fr") == []
     (s,) = reranker.scores("Qui ?", [("T", "mot " * 3000)], lang="fr")
