@@ -60,15 +60,28 @@ class Reranker:
 
         `template` is a (passage prefix, question suffix) pair in the form of `TEMPLATES`' values;
         by default the one for `lang`."""
+        logp = self.token_logprobs(question, passages, lang=lang, template=template)
+        if not logp.shape[1]:
+            return [0.0] * len(passages)
+        return [float(row.mean()) for row in logp]
+
+    def token_logprobs(
+        self,
+        question: str,
+        passages: Sequence[tuple[str, str]],
+        *,
+        lang: Lang,
+        template: tuple[str, str] | None = None,
+    ) -> Any:
+        """Log-probability of each question token after each (title, passage): an array of
+        (passages, question tokens), float32; `scores` averages its rows."""
         import torch
 
-        if not passages:
-            return []
         head, tail = template or TEMPLATES[lang]
         q_ids = self.tokenizer(tail.format(question=question.strip()), add_special_tokens=False).input_ids
         q_ids = q_ids[:MAX_QUESTION_TOKENS]
-        if not q_ids:
-            return [0.0] * len(passages)
+        if not passages or not q_ids:
+            return np.zeros((len(passages), 0), dtype=np.float32)
         prefixes = []
         for title, text in passages:
             ids = self.tokenizer(head.format(title=title, text=text), add_special_tokens=True).input_ids
@@ -83,7 +96,7 @@ class Reranker:
             ids[i, : len(p) + len(q_ids)] = torch.tensor(p + q_ids)
             mask[i, : len(p) + len(q_ids)] = 1
         target = torch.tensor(q_ids)
-        out = []
+        out = np.zeros((len(prefixes), len(q_ids)), dtype=np.float32)
         with self._lock, torch.inference_mode():
             # subtle: only the question positions need the 262k-word output layer; running it on
             # every position would cost more than the transformer itself.
@@ -93,8 +106,7 @@ class Reranker:
                 cap = getattr(self.model.config, "final_logit_softcapping", None)
                 if cap:
                     logits = torch.tanh(logits / cap) * cap
-                logp = torch.log_softmax(logits, dim=-1)[torch.arange(len(q_ids)), target]
-                out.append(float(logp.mean()))
+                out[i] = torch.log_softmax(logits, dim=-1)[torch.arange(len(q_ids)), target].numpy()
         return out
 
 

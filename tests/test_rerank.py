@@ -86,6 +86,22 @@ def test_a_template_can_be_given_per_call(reranker):
     assert math.isfinite(other) and other != default
 
 
+def test_token_logprobs_are_what_the_score_averages(reranker):
+    """One row per passage, one column per question token; the score is the row's mean, and the
+    passage that answers makes the question's rare words more probable than the one that does not."""
+    q = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    passages = [
+        ("Article", "Databricks a levé 10 milliards de dollars lors de son dernier tour de table."),
+        ("Article", "Google aurait payé 2,7 milliards de dollars pour ramener Noam Shazeer."),
+    ]
+    lp = reranker.token_logprobs(q, passages, lang="fr")
+    n_tokens = len(reranker.tokenizer(" " + q, add_special_tokens=False).input_ids)
+    assert lp.shape == (2, n_tokens) and (lp <= 0).all()
+    assert reranker.scores(q, passages, lang="fr") == pytest.approx(list(lp.mean(axis=1)), abs=1e-6)
+    assert lp[1].sum() > lp[0].sum()
+    assert reranker.token_logprobs(q, [], lang="fr").shape == (0, 0)
+
+
 def test_overlong_passages_and_empty_input(reranker):
     assert reranker.scores("Question ?", [], lang="fr") == []
     (s,) = reranker.scores("Qui ?", [("T", "mot " * 3000)], lang="fr")

@@ -1,0 +1,112 @@
+"""Which of the question's tokens should the reranking LM's score count? The shipped score is the mean
+log-probability of every question token after the passage, so "Quel", "est" and "?" weigh as much as
+the names and numbers that tell passages apart. Each variant here turns the same per-token
+log-probabilities (`Reranker.token_logprobs`) into a passage score, using also each token's
+log-probability with no passage (the prior: the template with an empty title and text):
+
+- mean: the shipped score;
+- surprisal-weighted: tokens weighted by their surprisal under the prior, -log p0(t);
+- gain clipped: mean of max(0, log p(t | passage) - log p0(t)), what the passage explains;
+- rare half: mean over the half of the tokens the prior finds least probable.
+
+Each is mixed with the hybrid score as the pipeline does (`rerank.rerank`, `Config.rerank_weight`)
+on the pipeline's pools (BM25's best 10 + the dense side's best 5). With `--every 1` each variant is
+also measured on the tuning third and the other two thirds (benchmarks/eval_set.py).
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/rerank_tokens.py --corpus ../shared/eval/piaf-fr/corpus.jsonl \\
+    --questions ../shared/eval/piaf-fr/questions.jsonl [--every 3] [--json out.json] [--scores-cache FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
+
+from eval_set import add_eval_set_options, open_eval_set, record, splits  # benchmarks/, the script's own folder
+
+from rag import rerank as reranking
+from rag.evaluation import retrieval_metrics
+from rag.lang import detect_lang
+from rag.records import Hit
+from rag.retrieve import rerank_pool
+
+K = 10  # the harness's depth (recall@10, MRR@10)
+
+
+def _mean(lp: Any, prior: Any) -> Any:
+    return lp.mean(axis=1)
+
+
+def _surprisal_weighted(lp: Any, prior: Any) -> Any:
+    w = np.maximum(-prior, 1e-3)
+    return (lp * w).sum(axis=1) / w.sum()
+
+
+def _gain_clipped(lp: Any, prior: Any) -> Any:
+    return np.maximum(lp - prior, 0.0).mean(axis=1)
+
+
+def _rare_half(lp: Any, prior: Any) -> Any:
+    keep = np.argsort(prior)[: max(1, (len(prior) + 1) // 2)]  # lowest prior log-probability first
+    return lp[:, keep].mean(axis=1)
+
+
+VARIANTS: dict[str, Callable[[Any, Any], Any]] = {
+    "mean (shipped)": _mean,
+    "surprisal-weighted": _surprisal_weighted,
+    "gain clipped": _gain_clipped,
+    "rare half": _rare_half,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_eval_set_options(parser, every=3)  # every third question: the ones choices are made on
+    parser.add_argument("--scores-cache", type=Path, help="pickle of pools and token scores, reused")
+    args = parser.parse_args()
+    rag, questions = open_eval_set(args)
+    idx, config = rag.current(), rag.config
+    key = (str(args.corpus.resolve()), str(args.questions.resolve()), args.every, idx.version)
+    cached: dict[str, Any] = {}
+    if args.scores_cache and args.scores_cache.exists():
+        cached = pickle.loads(args.scores_cache.read_bytes())
+        if cached.get("key") != key:
+            cached = {}
+    pools: list[tuple[list[Hit], Any, Any]] = cached.get("pools", [])
+    if not pools:
+        for q in tqdm(questions, desc="questions", file=sys.stderr):
+            lang = detect_lang(q.question)
+            hits = rerank_pool(idx, rag.embedder, q.question, k=K, config=config, lang=lang)
+            texts = [(idx.documents[h.chunk.doc_id].title, h.chunk.text) for h in hits]
+            lp = rag.reranker.token_logprobs(q.question, texts, lang=lang)
+            prior = rag.reranker.token_logprobs(q.question, [("", "")], lang=lang)[0]
+            pools.append((hits, lp, prior))
+        if args.scores_cache:
+            args.scores_cache.write_bytes(pickle.dumps({"key": key, "pools": pools}))
+    results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
+    parts = splits(len(questions), args.every)
+    for label, score in VARIANTS.items():
+        ranked = {}
+        for q, (hits, lp, prior) in zip(questions, pools, strict=True):
+            if len(hits) >= 2 and lp.shape[1]:  # as the pipeline: fewer are not reranked
+                ranked[q.question] = reranking.rerank(hits, list(score(lp, prior)), weight=config.rerank_weight, k=K)
+            else:
+                ranked[q.question] = hits[:K]
+        for split, rows in parts.items():
+            record(results, label + split, retrieval_metrics([questions[i] for i in rows], ranked.__getitem__))
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
