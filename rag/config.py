@@ -50,16 +50,23 @@ class Config:
     fusion: FusionMethod = "weighted"
     rrf_k: int = 60
     dense_weight: float = 0.3
+    # Languages the embedding model was trained on. For a question in another language the dense
+    # side still proposes candidates (it fills the reranker's pool) but its similarity has no weight
+    # in the fused score, so the order (and the reranker's mix) is BM25's: all-MiniLM-L6-v2 is
+    # English-only, and on French its similarity drags the order below BM25's (BENCHMARKS.md).
+    # None: English for the default model, every language for any other model.
+    embedding_langs: tuple[str, ...] | None = None
     # How many candidates each retriever contributes before fusion.
     candidates: int = 50
     # Results returned by search().
     k: int = 5
     # Rerank BM25's best `rerank_lexical` and the dense side's best `rerank_dense` chunks (about 12
     # once the two overlap) by query likelihood under a small causal LM (rerank.py), mixed with the
-    # hybrid score at `rerank_weight`. On the public eval sets it lifts MRR by 0.05-0.10 for ~1.5 s per
-    # question on 2 cores (BENCHMARKS.md); the pool and 0.7 were chosen on every third public
-    # question, the landscape is flat from 0.6 to 0.9 on the other two thirds of piaf-fr (0.9's
-    # lead for French on the third did not hold there, so one weight serves both languages).
+    # fused score (BM25's alone for languages outside `embedding_langs`) at `rerank_weight`. On the
+    # public eval sets it lifts MRR by 0.05-0.10 for ~1.5 s per question on 2 cores (BENCHMARKS.md);
+    # the pool and 0.7 were chosen on every third public question, the landscape is flat from 0.6
+    # to 0.9 on the other two thirds of piaf-fr (0.9's lead for French on the third did not hold
+    # there, so one weight serves both languages).
     rerank: bool = True
     rerank_model: str = ""  # a Hugging Face id, local folder or .gguf; "" is the bundled Gemma 3 270M
     rerank_lexical: int = 10
@@ -94,6 +101,13 @@ class Config:
         if unknown:
             raise ValueError(f"unknown config field(s) {sorted(unknown)}; valid fields are {sorted(asdict(self))}")
         return replace(self, **changes)
+
+    def dense_weight_for(self, lang: str) -> float:
+        """The dense side's weight in the fused score of a question in `lang` (see `embedding_langs`)."""
+        langs = self.embedding_langs
+        if langs is None and self.embedding_model == DEFAULT_MODEL:
+            langs = ("en",)
+        return self.dense_weight if langs is None or lang in langs else 0.0
 
     def index_settings(self) -> dict[str, Any]:
         """Everything an index depends on (the eval cache is keyed by it)."""

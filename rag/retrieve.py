@@ -106,10 +106,10 @@ def _rank(
         fused = list(dense)
     elif mode == "lexical":
         fused = list(lexical)
-    elif config.fusion == "rrf":
+    elif config.fusion == "rrf" and config.dense_weight_for(lang) > 0:
         fused = _rrf([dense, lexical], config.rrf_k)
-    else:
-        fused = _weighted(dense, lexical, config.dense_weight)
+    else:  # weight 0 (a language the embedder was not trained on): BM25's order, dense-only rows after it
+        fused = _weighted(dense, lexical, config.dense_weight_for(lang))
     return fused, dense, lexical, q
 
 
@@ -167,4 +167,9 @@ def _weighted(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], 
     dn, ln = norm(dense), norm(lexical)
     rows = set(dn) | set(ln)
     scores = {r: w * dn.get(r, 0.0) + (1 - w) * ln.get(r, 0.0) for r in rows}
-    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
+    # Ties (at w = 0, BM25's last candidate and every dense-only row score 0) go to BM25's order,
+    # then the dense side's.
+    lex_pos = {row: i for i, (row, _) in enumerate(lexical)}
+    dense_pos = {row: i for i, (row, _) in enumerate(dense)}
+    n = len(lexical) + len(dense)
+    return sorted(scores.items(), key=lambda x: (-x[1], lex_pos.get(x[0], n), dense_pos.get(x[0], n), x[0]))

@@ -71,6 +71,36 @@ def test_rerank_pool_is_each_sides_best_in_hybrid_order(seed_rag_any):
         rerank_pool(idx, rag.embedder, q, k=0, config=c)
 
 
+def test_the_dense_weight_follows_the_embedders_languages():
+    """all-MiniLM-L6-v2 (the default) is English-only; any other model is trusted with every language
+    unless its languages are given."""
+    from rag.config import Config
+
+    c = Config()
+    assert c.dense_weight_for("en") == c.dense_weight == 0.3 and c.dense_weight_for("fr") == 0.0
+    other = c.with_(embedding_model="intfloat/multilingual-e5-small")
+    assert other.dense_weight_for("fr") == other.dense_weight_for("en") == 0.3
+    assert c.with_(embedding_langs=("en", "fr")).dense_weight_for("fr") == 0.3
+    assert other.with_(embedding_langs=("fr",)).dense_weight_for("en") == 0.0
+
+
+def test_french_questions_take_bm25s_order_with_an_english_embedder(seed_rag_any):
+    """For a question in a language the embedder was not trained on, the fused order (and so the
+    score the reranker mixes) is BM25's, the dense side's own finds after it; declaring the language
+    brings the dense similarity back into the order."""
+    from rag.retrieve import search
+
+    rag, q = seed_rag_any, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    idx, c = rag.current(), rag.config
+    lexical = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="lexical")]
+    dense = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="dense")]
+    fused = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c)]
+    assert fused[: len(lexical)] == lexical
+    assert fused[len(lexical) :] == [d for d in dense if d not in lexical][: len(fused) - len(lexical)]
+    both = c.with_(embedding_langs=("en", "fr"))
+    assert [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=both)][: len(lexical)] != lexical
+
+
 # Quality floors of first-stage (hybrid, not reranked) retrieval on fixed subsets of the public sets,
 # on both stores: set a little under what is measured (piaf 8 docs: recall@5 0.94; squad 2 docs:
 # 1.00). Raise them on purpose. Reranking has its own floors in test_rerank.py.
