@@ -6,8 +6,13 @@ follow-up is completed only from its own conversation (`answer["query"]` names n
 question). Reports p50/p95 latency, throughput and the app's resident memory after 100 and after 1,000
 questions.
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/load.py [--json benchmarks/results/load.json]
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/load.py [--unique] [--json benchmarks/results/load.json]
 (starts `app.py` on a free loopback port with a copy of sources/ and a fresh index).
+
+The app remembers the reranking of the last few thousand questions, so the 16 conversations, asked
+again and again, pay the reranking model only on their first round. `--unique` appends a number to
+every question ("Qui est Naveen Rao ? (3.12)") so that each one is reranked: the cost of questions
+the app has not seen.
 """
 
 from __future__ import annotations
@@ -74,14 +79,18 @@ class Stats:
         self.rss: dict[int, float] = {}
 
 
-def conversation(url: str, i: int, stats: Stats, stop: threading.Event, limit: int, app_pid: int) -> None:
+def conversation(url: str, i: int, stats: Stats, stop: threading.Event, limit: int, app_pid: int, unique: bool) -> None:
     from gradio_client import Client
 
     client = Client(url, verbose=False)
     own = CONVERSATIONS[i % len(CONVERSATIONS)]
     others = {q for c in CONVERSATIONS if c != own for q in c}
+    rounds = 0
     while not stop.is_set():
         first, follow = own
+        rounds += 1
+        if unique:
+            first, follow = f"{first} ({i}.{rounds})", f"{follow} ({i}.{rounds})"
         history: list[dict[str, str]] = []
         for question in (first, follow):
             t = time.perf_counter()
@@ -111,6 +120,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--questions", type=int, default=1000)
     p.add_argument("--concurrency", type=int, default=2, help="the started app's --concurrency")
+    p.add_argument("--unique", action="store_true", help="make every question new to the app (see above)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,7 +130,7 @@ def main() -> None:
             stats = Stats()
             stop = threading.Event()
             threads = [
-                threading.Thread(target=conversation, args=(url, i, stats, stop, args.questions, pid))
+                threading.Thread(target=conversation, args=(url, i, stats, stop, args.questions, pid, args.unique))
                 for i in range(args.users)
             ]
             t0 = time.perf_counter()
@@ -139,6 +149,7 @@ def main() -> None:
     lat = sorted(stats.latencies)
     result = {
         "users": args.users,
+        "unique_questions": args.unique,
         "first_window_s": args.seconds,
         "questions_in_window": window["questions"],
         "failures_in_window": window["failures"],
