@@ -1,9 +1,11 @@
-"""What the comparison scripts (quote_choice.py, rerank_pool.py) share: the command-line options
-naming a public eval set, and its index, built once into the eval harness's cache."""
+"""What the comparison scripts (quote_choice.py, rerank_pool.py, ...) share: the command-line options
+naming a public eval set, its index, built once into the eval harness's cache, and a file to keep
+their slow part (retrieval, LM scores) in for the next run."""
 
 from __future__ import annotations
 
 import argparse
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,17 @@ def open_eval_set(args: argparse.Namespace) -> tuple[RAG, list[Question]]:
     rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
     rag.index([args.corpus], on_progress=None)
     return rag, read_questions(args.questions)[:: args.every]
+
+
+def read_cache(path: Path | None, key: object) -> Any:
+    """What `write_cache` kept in `path` under this same `key` (name the corpus, the questions and the
+    index version in it), else None."""
+    if path is None or not path.exists():
+        return None
+    kept = pickle.loads(path.read_bytes())  # noqa: S301 - a file these scripts wrote
+    return kept["value"] if kept.get("key") == key else None
+
+
+def write_cache(path: Path | None, key: object, value: object) -> None:
+    if path is not None:
+        path.write_bytes(pickle.dumps({"key": key, "value": value}))

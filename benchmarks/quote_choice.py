@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 from pathlib import Path
 
@@ -28,7 +27,14 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import add_eval_set_options, open_eval_set, record, splits  # benchmarks/, the script's own folder
+from eval_set import (
+    add_eval_set_options,
+    open_eval_set,
+    read_cache,
+    record,
+    splits,
+    write_cache,
+)  # benchmarks/, the script's own folder
 
 from rag.answer import QUOTE_DENSE_SHARE, QUOTE_RANK_WEIGHT, SECOND_SENTENCE_SUPPORT, answer_question
 from rag.evaluation import answer_metrics
@@ -60,7 +66,7 @@ def main() -> None:
     variants = [(w, d, s) for w in args.weights for d in args.dense_shares for s in args.supports]
     answers: dict[tuple[float, float, float], dict[str, Answer]] = {v: {} for v in variants}
     key = f"{args.corpus.resolve()} {idx.version}"
-    cache = _read_hits(args.hits_cache, key)
+    cache: dict[str, list[Hit]] = read_cache(args.hits_cache, key) or {}
     for q in tqdm(questions, desc="questions", file=sys.stderr):
         if q.question not in cache:
             cache[q.question] = rag.search(q.question)
@@ -68,8 +74,7 @@ def main() -> None:
             answers[w, d, s][q.question] = answer_question(
                 q.question, cache[q.question], idx, rag.embedder, rank_weight=w, second_support=s, dense_share=d
             )
-    if args.hits_cache:
-        args.hits_cache.write_bytes(pickle.dumps({"index": key, "hits": cache}))
+    write_cache(args.hits_cache, key, cache)
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "rerank": rag.config.rerank}
     parts = splits(len(questions), args.every)
     for w, d, s in variants:
@@ -86,14 +91,6 @@ def main() -> None:
     assert all(a == answered[variants[0]] for a in answered.values()), "the gate must not depend on the variant"
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def _read_hits(path: Path | None, key: str) -> dict[str, list[Hit]]:
-    """The passages a previous run retrieved over this same index version, if it kept them."""
-    if path is None or not path.exists():
-        return {}
-    kept = pickle.loads(path.read_bytes())  # noqa: S301 - a file this script wrote
-    return kept["hits"] if kept.get("index") == key else {}
 
 
 if __name__ == "__main__":

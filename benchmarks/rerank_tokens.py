@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +31,14 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import add_eval_set_options, open_eval_set, record, splits  # benchmarks/, the script's own folder
+from eval_set import (
+    add_eval_set_options,
+    open_eval_set,
+    read_cache,
+    record,
+    splits,
+    write_cache,
+)  # benchmarks/, the script's own folder
 
 from rag import rerank as reranking
 from rag.evaluation import retrieval_metrics
@@ -77,12 +83,7 @@ def main() -> None:
     rag, questions = open_eval_set(args)
     idx, config = rag.current(), rag.config
     key = (str(args.corpus.resolve()), str(args.questions.resolve()), args.every, idx.version)
-    cached: dict[str, Any] = {}
-    if args.scores_cache and args.scores_cache.exists():
-        cached = pickle.loads(args.scores_cache.read_bytes())
-        if cached.get("key") != key:
-            cached = {}
-    pools: list[tuple[list[Hit], Any, Any]] = cached.get("pools", [])
+    pools: list[tuple[list[Hit], Any, Any]] = read_cache(args.scores_cache, key) or []
     if not pools:
         for q in tqdm(questions, desc="questions", file=sys.stderr):
             lang = detect_lang(q.question)
@@ -91,8 +92,7 @@ def main() -> None:
             lp = rag.reranker.token_logprobs(q.question, texts, lang=lang)
             prior = rag.reranker.token_logprobs(q.question, [("", "")], lang=lang)[0]
             pools.append((hits, lp, prior))
-        if args.scores_cache:
-            args.scores_cache.write_bytes(pickle.dumps({"key": key, "pools": pools}))
+        write_cache(args.scores_cache, key, pools)
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
     parts = splits(len(questions), args.every)
     for label, score in VARIANTS.items():

@@ -102,14 +102,15 @@ def _rank(
             lexical = index.store.search_terms(query_stems(query, lang), n)
         else:
             lexical = index.lexical.search(query, lang, n)
+    w = config.dense_weight_for(lang)
     if mode == "dense":
         fused = list(dense)
     elif mode == "lexical":
         fused = list(lexical)
-    elif config.fusion == "rrf" and config.dense_weight_for(lang) > 0:
+    elif config.fusion == "rrf" and w > 0:
         fused = _rrf([dense, lexical], config.rrf_k)
     else:  # weight 0 (a language the embedder was not trained on): BM25's order, dense-only rows after it
-        fused = _weighted(dense, lexical, config.dense_weight_for(lang))
+        fused = _weighted(dense, lexical, w)
     return fused, dense, lexical, q
 
 
