@@ -94,9 +94,17 @@ def test_french_questions_take_bm25s_order_with_an_english_embedder(seed_rag_any
     idx, c = rag.current(), rag.config
     lexical = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="lexical")]
     dense = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="dense")]
-    fused = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c)]
+    hits = search(idx, rag.embedder, q, k=50, config=c)
+    fused = [h.chunk.chunk_id for h in hits]
     assert fused[: len(lexical)] == lexical
     assert fused[len(lexical) :] == [d for d in dense if d not in lexical][: len(fused) - len(lexical)]
+    # The score the reranker mixes is BM25's scaled by its best: a row BM25 did not return scores 0,
+    # below BM25's weakest candidate rather than level with it (as min-max would put them).
+    best = max(h.lexical_score or 0.0 for h in hits)
+    assert len(lexical) < len(hits) and best > 0
+    for h in hits:
+        assert h.score == pytest.approx((h.lexical_score or 0.0) / best)
+    assert min(h.score for h in hits[: len(lexical)]) > 0
     both = c.with_(embedding_langs=("en", "fr"))
     assert [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=both)][: len(lexical)] != lexical
 
