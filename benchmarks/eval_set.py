@@ -6,12 +6,23 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from rag.config import Config
 from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_questions
+from rag.lang import detect_lang
 from rag.pipeline import RAG
+from rag.records import Hit, Lang
+from rag.rerank import rerank
+from rag.retrieve import rerank_pool
+
+K = 10  # the harness's depth (recall@10, MRR@10)
 
 
 def add_eval_set_options(parser: argparse.ArgumentParser, *, every: int) -> None:
@@ -47,6 +58,35 @@ def open_eval_set(args: argparse.Namespace) -> tuple[RAG, list[Question]]:
     rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
     rag.index([args.corpus], on_progress=None)
     return rag, read_questions(args.questions)[:: args.every]
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One question's reranking candidates, as the pipeline's reranked search makes them
+    (`retrieve.rerank_pool`), with the (title, text) pairs the reranking LM reads."""
+
+    question: Question
+    lang: Lang
+    hits: list[Hit]
+    texts: list[tuple[str, str]]
+
+    @property
+    def reranked(self) -> bool:
+        """As `RAG._retrieve`: fewer than two candidates are not reranked (no LM call)."""
+        return len(self.hits) >= 2
+
+    def rerank(self, scores: Sequence[float], *, weight: float) -> list[Hit]:
+        """The top `K` by the pipeline's mix of `scores` (one per hit) with the retrieval score."""
+        return rerank(self.hits, scores, weight=weight, k=K) if self.reranked else self.hits[:K]
+
+
+def rerank_pools(rag: RAG, questions: Sequence[Question]) -> Iterator[Pool]:
+    """Each question's `Pool`, in order, with a progress bar."""
+    idx = rag.current()
+    for q in tqdm(questions, desc="questions", file=sys.stderr):
+        lang = detect_lang(q.question)
+        hits = rerank_pool(idx, rag.embedder, q.question, k=K, config=rag.config, lang=lang)
+        yield Pool(q, lang, hits, [(idx.documents[h.chunk.doc_id].title, h.chunk.text) for h in hits])
 
 
 def read_cache(path: Path | None, key: object) -> Any:

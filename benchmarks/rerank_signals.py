@@ -16,20 +16,22 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import add_eval_set_options, open_eval_set, record, splits  # benchmarks/, the script's own folder
+from eval_set import (  # benchmarks/, the script's own folder
+    K,
+    Pool,
+    add_eval_set_options,
+    open_eval_set,
+    record,
+    rerank_pools,
+    splits,
+)
 
 from rag.answer import select_evidence
 from rag.evaluation import retrieval_metrics
-from rag.lang import detect_lang
-from rag.records import Hit
 from rag.rerank import zscores
-from rag.retrieve import rerank_pool
 
-K = 10
 # (overlap weight, dense weight) added to the shipped mix
 VARIANTS = [(0.0, 0.0), (0.1, 0.0), (0.2, 0.0), (0.3, 0.0), (0.4, 0.0), (0.5, 0.0), (0.3, 0.1), (0.5, 0.1)]
 
@@ -40,27 +42,26 @@ def main() -> None:
     args = parser.parse_args()
     rag, questions = open_eval_set(args)
     idx, config = rag.current(), rag.config
-    pools: list[tuple[list[Hit], dict[str, list[float]]]] = []
-    for q in tqdm(questions, desc="questions", file=sys.stderr):
-        lang = detect_lang(q.question)
-        hits = rerank_pool(idx, rag.embedder, q.question, k=K, config=config, lang=lang)
-        texts = [(idx.documents[h.chunk.doc_id].title, h.chunk.text) for h in hits]
-        best = [select_evidence(q.question, [h], idx, rag.embedder, lang) for h in hits]
+    pools: list[tuple[Pool, dict[str, list[float]]]] = []
+    for pool in rerank_pools(rag, questions):
+        q, hits = pool.question, pool.hits
+        best = [select_evidence(q.question, [h], idx, rag.embedder, pool.lang) for h in hits]
         signals = {
             "hybrid": [h.score for h in hits],
-            "lm": rag.reranker.scores(q.question, texts, lang=lang),
+            "lm": rag.reranker.scores(q.question, pool.texts, lang=pool.lang),
             "overlap": [max((e.overlap for e in ev), default=0.0) for ev in best],
             "dense": [max((e.dense for e in ev), default=0.0) for ev in best],
         }
-        pools.append((hits, signals))
+        pools.append((pool, signals))
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
     parts = splits(len(questions), args.every)
     w = config.rerank_weight
     for wo, wd in VARIANTS:
         ranked = {}
-        for q, (hits, p) in zip(questions, pools, strict=True):
+        for q, (pool, p) in zip(questions, pools, strict=True):
+            hits = pool.hits
             order = list(range(len(hits)))
-            if len(hits) >= 2:  # as the pipeline: fewer are not reranked
+            if pool.reranked:
                 mixed = w * zscores(p["lm"]) + (1 - w) * zscores(p["hybrid"])
                 mixed = mixed + wo * zscores(p["overlap"]) + wd * zscores(p["dense"])
                 order.sort(key=lambda i: (-mixed[i], i))

@@ -17,19 +17,20 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import add_eval_set_options, open_eval_set, record, splits  # benchmarks/, the script's own folder
+from eval_set import (  # benchmarks/, the script's own folder
+    add_eval_set_options,
+    open_eval_set,
+    record,
+    rerank_pools,
+    splits,
+)
 
 from rag import rerank as reranking
 from rag.evaluation import retrieval_metrics
-from rag.lang import detect_lang
 from rag.records import Hit, Lang
-from rag.retrieve import rerank_pool
 
-K = 10  # the harness's depth (recall@10, MRR@10)
 # Per language: (passage prefix, question suffix), as `rerank.TEMPLATES`.
 TEMPLATES: dict[str, dict[Lang, tuple[str, str]]] = {
     "shipped": dict(reranking.TEMPLATES),
@@ -50,22 +51,19 @@ def main() -> None:
     add_eval_set_options(parser, every=3)  # every third question: the ones choices are made on
     args = parser.parse_args()
     rag, questions = open_eval_set(args)
-    idx, config = rag.current(), rag.config
+    config = rag.config
     labels = list(TEMPLATES) + [" + ".join(pair) for pair in ENSEMBLES]
     ranked: dict[str, dict[str, list[Hit]]] = {label: {} for label in labels}
-    for q in tqdm(questions, desc="questions", file=sys.stderr):
-        lang = detect_lang(q.question)
-        hits = rerank_pool(idx, rag.embedder, q.question, k=K, config=config)
-        texts = [(idx.documents[h.chunk.doc_id].title, h.chunk.text) for h in hits]
+    for pool in rerank_pools(rag, questions):
+        q, lang = pool.question.question, pool.lang
         scores = {
-            name: reranking.zscores(rag.reranker.scores(q.question, texts, lang=lang, template=template[lang]))
+            name: reranking.zscores(rag.reranker.scores(q, pool.texts, lang=lang, template=template[lang]))
             for name, template in TEMPLATES.items()
         }
         for name in TEMPLATES:
-            ranked[name][q.question] = reranking.rerank(hits, list(scores[name]), weight=config.rerank_weight, k=K)
+            ranked[name][q] = pool.rerank(list(scores[name]), weight=config.rerank_weight)
         for a, b in ENSEMBLES:
-            mixed = list(scores[a] + scores[b])
-            ranked[f"{a} + {b}"][q.question] = reranking.rerank(hits, mixed, weight=config.rerank_weight, k=K)
+            ranked[f"{a} + {b}"][q] = pool.rerank(list(scores[a] + scores[b]), weight=config.rerank_weight)
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
     parts = splits(len(questions), args.every)
     for label in labels:

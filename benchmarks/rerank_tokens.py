@@ -27,26 +27,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import (
+from eval_set import (  # benchmarks/, the script's own folder
+    Pool,
     add_eval_set_options,
     open_eval_set,
     read_cache,
     record,
+    rerank_pools,
     splits,
     write_cache,
-)  # benchmarks/, the script's own folder
+)
 
-from rag import rerank as reranking
 from rag.evaluation import retrieval_metrics
-from rag.lang import detect_lang
-from rag.records import Hit
-from rag.retrieve import rerank_pool
-
-K = 10  # the harness's depth (recall@10, MRR@10)
 
 
 def _mean(lp: Any, prior: Any) -> Any:
@@ -83,25 +78,20 @@ def main() -> None:
     rag, questions = open_eval_set(args)
     idx, config = rag.current(), rag.config
     key = (str(args.corpus.resolve()), str(args.questions.resolve()), args.every, idx.version)
-    pools: list[tuple[list[Hit], Any, Any]] = read_cache(args.scores_cache, key) or []
+    pools: list[tuple[Pool, Any, Any]] = read_cache(args.scores_cache, key) or []
     if not pools:
-        for q in tqdm(questions, desc="questions", file=sys.stderr):
-            lang = detect_lang(q.question)
-            hits = rerank_pool(idx, rag.embedder, q.question, k=K, config=config, lang=lang)
-            texts = [(idx.documents[h.chunk.doc_id].title, h.chunk.text) for h in hits]
-            lp = rag.reranker.token_logprobs(q.question, texts, lang=lang)
-            prior = rag.reranker.token_logprobs(q.question, [("", "")], lang=lang)[0]
-            pools.append((hits, lp, prior))
+        for pool in rerank_pools(rag, questions):
+            text, lang = pool.question.question, pool.lang
+            lp = rag.reranker.token_logprobs(text, pool.texts, lang=lang)
+            prior = rag.reranker.token_logprobs(text, [("", "")], lang=lang)[0]
+            pools.append((pool, lp, prior))
         write_cache(args.scores_cache, key, pools)
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
     parts = splits(len(questions), args.every)
     for label, score in VARIANTS.items():
         ranked = {}
-        for q, (hits, lp, prior) in zip(questions, pools, strict=True):
-            if len(hits) >= 2 and lp.shape[1]:  # as the pipeline: fewer are not reranked
-                ranked[q.question] = reranking.rerank(hits, list(score(lp, prior)), weight=config.rerank_weight, k=K)
-            else:
-                ranked[q.question] = hits[:K]
+        for pool, lp, prior in pools:
+            ranked[pool.question.question] = pool.rerank(list(score(lp, prior)), weight=config.rerank_weight)
         for split, rows in parts.items():
             record(results, label + split, retrieval_metrics([questions[i] for i in rows], ranked.__getitem__))
     if args.json:
