@@ -19,7 +19,7 @@ from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_question
 from rag.lang import detect_lang
 from rag.pipeline import RAG
 from rag.records import Hit, Lang
-from rag.rerank import rerank
+from rag.rerank import passages, rerank
 from rag.retrieve import rerank_pool
 
 K = 10  # the harness's depth (recall@10, MRR@10)
@@ -86,7 +86,7 @@ def rerank_pools(rag: RAG, questions: Sequence[Question]) -> Iterator[Pool]:
     for q in tqdm(questions, desc="questions", file=sys.stderr):
         lang = detect_lang(q.question)
         hits = rerank_pool(idx, rag.embedder, q.question, k=K, config=rag.config, lang=lang)
-        yield Pool(q, lang, hits, [(idx.documents[h.chunk.doc_id].title, h.chunk.text) for h in hits])
+        yield Pool(q, lang, hits, passages(idx.documents, (h.chunk for h in hits)))
 
 
 def read_cache(path: Path | None, key: object) -> Any:

@@ -27,14 +27,14 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import (
+from eval_set import (  # benchmarks/, the script's own folder
     add_eval_set_options,
     open_eval_set,
     read_cache,
     record,
     splits,
     write_cache,
-)  # benchmarks/, the script's own folder
+)
 
 from rag.answer import QUOTE_DENSE_SHARE, QUOTE_RANK_WEIGHT, SECOND_SENTENCE_SUPPORT, answer_question
 from rag.evaluation import answer_metrics

@@ -29,7 +29,7 @@ from eval_set import add_eval_set_options, open_eval_set, record, splits  # benc
 from rag.evaluation import retrieval_metrics
 from rag.lang import detect_lang
 from rag.records import Hit
-from rag.rerank import rerank
+from rag.rerank import passages, rerank
 from rag.retrieve import rerank_pool, search
 
 # (label, pool, LM weight); a pool is (hybrid top n, 0, 0) or (0, BM25's best a, the dense side's best b).
@@ -68,7 +68,7 @@ def main() -> None:
                 c = config.with_(rerank_lexical=lexical, rerank_dense=dense)
                 pools[label] = rerank_pool(idx, rag.embedder, q.question, k=K, config=c)
         chunks = {h.chunk.chunk_id: h.chunk for hits in pools.values() for h in hits}  # each passage once
-        texts = [(idx.documents[c.doc_id].title, c.text) for c in chunks.values()]
+        texts = passages(idx.documents, chunks.values())
         lm = dict(zip(chunks, rag.reranker.scores(q.question, texts, lang=detect_lang(q.question)), strict=True))
         for label, _, weight in variants:
             hits = pools[label]

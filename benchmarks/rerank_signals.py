@@ -58,14 +58,14 @@ def main() -> None:
     w = config.rerank_weight
     for wo, wd in VARIANTS:
         ranked = {}
-        for q, (pool, p) in zip(questions, pools, strict=True):
+        for pool, p in pools:
             hits = pool.hits
             order = list(range(len(hits)))
             if pool.reranked:
                 mixed = w * zscores(p["lm"]) + (1 - w) * zscores(p["hybrid"])
                 mixed = mixed + wo * zscores(p["overlap"]) + wd * zscores(p["dense"])
                 order.sort(key=lambda i: (-mixed[i], i))
-            ranked[q.question] = [hits[i] for i in order[:K]]
+            ranked[pool.question.question] = [hits[i] for i in order[:K]]
         for split, rows in parts.items():
             m = retrieval_metrics([questions[i] for i in rows], ranked.__getitem__)
             record(results, f"overlap {wo}, dense {wd}{split}", m)

@@ -19,7 +19,7 @@ from .lang import detect_lang
 from .llm import LLM, TokenCallback
 from .manifest import Manifest
 from .records import Answer, Hit, IndexStats
-from .rerank import Reranker, load_reranker, rerank
+from .rerank import Reranker, load_reranker, passages, rerank
 from .retrieve import Mode, rerank_pool
 from .retrieve import search as hybrid_search
 from .store import StoreKind
@@ -120,9 +120,8 @@ class RAG:
         key = (idx.version, c.rerank_model, query, tuple(h.chunk.chunk_id for h in hits))
         scores = self._rerank_memo.get(key)
         if scores is None:  # the same question is often retrieved twice (search, then ask; a retry)
-            docs = idx.documents
             scores = self.reranker.scores(
-                query, [(docs[h.chunk.doc_id].title, h.chunk.text) for h in hits], lang=detect_lang(query)
+                query, passages(idx.documents, (h.chunk for h in hits)), lang=detect_lang(query)
             )
             with self._lock:
                 self._rerank_memo[key] = scores

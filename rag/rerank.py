@@ -8,14 +8,14 @@ Owns the scoring; knows nothing about indexes or answers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .records import Hit, Lang
+from .records import Chunk, Document, Hit, Lang
 
 # The question follows its passage, as a reader would write one about it.
 TEMPLATES: dict[Lang, tuple[str, str]] = {
@@ -135,6 +135,11 @@ def rerank(hits: Sequence[Hit], scores: Sequence[float], *, weight: float, k: in
         replace(hits[i], score=float(mixed[i]), rank=r, retrieval_score=hits[i].score, rerank_score=float(scores[i]))
         for r, i in enumerate(order[:k], 1)
     ]
+
+
+def passages(documents: Mapping[str, Document], chunks: Iterable[Chunk]) -> list[tuple[str, str]]:
+    """What the reranker reads of each chunk: (its document's title, its text), for `Reranker.scores`."""
+    return [(documents[c.doc_id].title, c.text) for c in chunks]
 
 
 def zscores(values: Sequence[float]) -> Any:

@@ -109,7 +109,8 @@ def _rank(
         fused = list(lexical)
     elif config.fusion == "rrf" and w > 0:
         fused = _rrf([dense, lexical], config.rrf_k)
-    else:  # weight 0 (a language the embedder was not trained on): BM25's order, dense-only rows after it
+    else:  # the weighted sum; also RRF's case at weight 0 (a language the embedder was not trained on):
+        # BM25's order, dense-only rows after it
         fused = _weighted(dense, lexical, w)
     return fused, dense, lexical, q
 
