@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunking import split_sentences
+from .config import Config
 from .embed import Embedder
 from .index import Index, retrieval_text
 from .lang import detect_lang, query_terms, stems
@@ -24,10 +25,6 @@ NOT_FOUND = {
     "fr": "Les sources ne contiennent pas la réponse à cette question.",
     "en": "The sources do not contain the answer to this question.",
 }
-# Gate: answer only when the best evidence sentence's support passes this. Calibrated on the public
-# eval sets (150 answerable questions per set vs. the same questions asked of the other corpus):
-# at 0.34, 98.7% answered and 97.7% refused (benchmarks/calibrate_gate.py).
-GATE_THRESHOLD = 0.34
 # Ranking the evidence (and so the sentence the gate reads), 1/rank of its passage weighs this much.
 EVIDENCE_RANK_WEIGHT = 0.10
 # Choosing what to quote, the rank of a sentence's passage weighs this much (1/rank) against its
@@ -163,14 +160,15 @@ def answer_question(
     index: Index,
     embedder: Embedder,
     *,
-    threshold: float = GATE_THRESHOLD,
+    threshold: float = Config.min_support,
     rank_weight: float = QUOTE_RANK_WEIGHT,
     second_support: float = SECOND_SENTENCE_SUPPORT,
     dense_share: float = QUOTE_DENSE_SHARE,
 ) -> Answer:
     """An extractive answer with verified citations, or a refusal in the question's language.
 
-    `rank_weight` is how much the passage order counts in choosing the sentences to quote;
+    `threshold` is the support the best evidence sentence needs for an answer (the gate,
+    `Config.min_support`); `rank_weight` is how much the passage order counts in choosing the sentences to quote;
     `second_support` is the support a second sentence of the best one's passage needs to be quoted;
     `dense_share` is the dense similarity's share of a sentence's own match in choosing them."""
     lang = detect_lang(question)

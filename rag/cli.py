@@ -156,6 +156,26 @@ def answer_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--llm-threads", type=int, default=0, help="llama.cpp threads (default: all cores)")
     sp.add_argument("--openai-base-url", default=env("RAG_OPENAI_BASE_URL", Config.openai_base_url))
     sp.add_argument("--openai-model", default=env("RAG_OPENAI_MODEL", Config.openai_model))
+    sp.add_argument(
+        "--min-support",
+        type=_share,
+        default=env("RAG_MIN_SUPPORT", str(Config.min_support)),
+        help=f"how strong the evidence must be to answer, 0-1 (default {Config.min_support}, or $RAG_MIN_SUPPORT); "
+        "higher refuses more questions the sources only come close to answering (BENCHMARKS.md)",
+    )
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number between 0 and 1; give --min-support (or $RAG_MIN_SUPPORT) one, "
+            f"such as the default {Config.min_support}"
+        )
+    return value
 
 
 def answer_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -168,6 +188,7 @@ def answer_settings(args: argparse.Namespace) -> dict[str, Any]:
         "openai_base_url": args.openai_base_url,
         "openai_model": args.openai_model,
         "openai_api_key": os.environ.get("RAG_OPENAI_API_KEY", ""),
+        "min_support": args.min_support,
         **rerank_settings(args),
     }
 
@@ -336,6 +357,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "store": args.store,
         "answerer": args.answerer,
         "rerank": config.rerank and args.mode == "hybrid",
+        "min_support": config.min_support,
         "embedding_backend": stats.embedding_backend,
         "chunks": stats.chunks,
         "index_build_s": build_s,

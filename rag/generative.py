@@ -8,8 +8,9 @@ on one line per passage, and sentences that try to give the model instructions a
 
 from __future__ import annotations
 
-from .answer import GATE_THRESHOLD, NOT_FOUND, is_instruction, select_evidence, support
+from .answer import NOT_FOUND, is_instruction, select_evidence, support
 from .cite import MARKER_RE, verify
+from .config import Config
 from .embed import Embedder
 from .index import Index
 from .lang import detect_lang
@@ -99,7 +100,7 @@ def answer_generated(
     llm: LLM,
     *,
     max_tokens: int = 96,
-    threshold: float = GATE_THRESHOLD,
+    threshold: float = Config.min_support,
     on_token: TokenCallback | None = None,
     earlier: str = "",
 ) -> Answer:

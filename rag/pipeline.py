@@ -163,6 +163,9 @@ class RAG:
         name = answerer or self.config.answerer
         if name not in ANSWERERS:
             raise ValueError(f"unknown answerer {name!r}; valid answerers are {', '.join(ANSWERERS)}")
+        gate = self.config.min_support
+        if not 0.0 <= gate <= 1.0:
+            raise ValueError(f"min_support must be between 0 and 1 (got {gate}); the default is {Config.min_support}")
         t0 = time.perf_counter()
         earlier = earlier_question(question, history)  # what a follow-up refers to, for the prompt
         query = contextualize(question, history)
@@ -170,7 +173,7 @@ class RAG:
         hits = self._retrieve(idx, query, self.config.k if k is None else k)
         t1 = time.perf_counter()
         if name == "extractive":
-            answer = answer_question(question, hits, idx, self.embedder)
+            answer = answer_question(question, hits, idx, self.embedder, threshold=gate)
             if on_token:
                 on_token(answer.text)
         else:
@@ -181,6 +184,7 @@ class RAG:
                 self.embedder,
                 self.llm(name),
                 max_tokens=self.config.max_answer_tokens,
+                threshold=gate,
                 on_token=on_token,
                 earlier=earlier,
             )

@@ -3,6 +3,7 @@ of normalised scores. Returns `Hit`s carrying both component scores. Reads the i
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 import numpy as np
@@ -60,6 +61,7 @@ def rerank_pool(
     k: int,
     config: Config,
     lang: Lang | None = None,
+    exclude: Collection[int] = (),
 ) -> list[Hit]:
     """The candidates a reranker should reorder: BM25's best `config.rerank_lexical` chunks and the
     dense side's best `config.rerank_dense`, in hybrid order with their hybrid scores; topped up from
@@ -70,6 +72,9 @@ def rerank_pool(
     finds best: lexical 10 + dense 5 holds the answer for 0.952 / 0.985 of piaf-fr / squad-en
     questions with ~12 candidates, against 0.940 / 0.982 for the hybrid top 15 (BENCHMARKS.md).
 
+    `exclude` names chunk rows to leave out as if they were not indexed (their BM25 statistics stay):
+    benchmarks/answer_removed.py takes away the passages that hold a question's answer.
+
     Raises:
         ValueError: k < 1.
     """
@@ -79,7 +84,7 @@ def rerank_pool(
         return []
     lang = lang or detect_lang(query)
     n = max(k, config.candidates, config.rerank_lexical, config.rerank_dense)
-    fused, dense, lexical, q = _rank(index, embedder, query, n, config, "hybrid", lang)
+    fused, dense, lexical, q = _rank(index, embedder, query, n, config, "hybrid", lang, exclude)
     chosen = {row for row, _ in lexical[: config.rerank_lexical] + dense[: config.rerank_dense]}
     top_up = [row for row, _ in fused if row not in chosen][: max(0, k - len(chosen))]
     chosen.update(top_up)
@@ -88,20 +93,33 @@ def rerank_pool(
 
 
 def _rank(
-    index: Index, embedder: Embedder, query: str, n: int, config: Config, mode: Mode, lang: Lang
+    index: Index,
+    embedder: Embedder,
+    query: str,
+    n: int,
+    config: Config,
+    mode: Mode,
+    lang: Lang,
+    exclude: Collection[int] = (),
 ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]], np.ndarray | None]:
-    """(fused, dense, lexical, query vector): the best `n` rows of each side as (row, score), best first."""
+    """(fused, dense, lexical, query vector): the best `n` rows of each side as (row, score), best
+    first, none of them in `exclude`."""
     dense: list[tuple[int, float]] = []
     q = None
+    fetch = n + len(exclude)
     if mode != "lexical":
         q = embedder.embed_queries([query])[0]
-        dense = index.store.search(q, n)
+        dense = index.store.search(q, fetch)
     lexical: list[tuple[int, float]] = []
     if mode != "dense":
         if isinstance(index.store, MilvusStore):  # Milvus' own BM25, over the same stems
-            lexical = index.store.search_terms(query_stems(query, lang), n)
+            lexical = index.store.search_terms(query_stems(query, lang), fetch)
         else:
-            lexical = index.lexical.search(query, lang, n)
+            lexical = index.lexical.search(query, lang, fetch)
+    if exclude:
+        left_out = set(exclude)
+        dense = [p for p in dense if p[0] not in left_out][:n]
+        lexical = [p for p in lexical if p[0] not in left_out][:n]
     w = config.dense_weight_for(lang)
     if mode == "dense":
         fused = list(dense)

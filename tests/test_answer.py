@@ -62,6 +62,25 @@ def test_off_topic_questions_are_refused_in_the_question_language(seed_rag, ques
     assert a.passages  # the closest passages are still returned, as related material
 
 
+def test_min_support_sets_how_strong_the_evidence_must_be(seed_rag):
+    """The gate's threshold is the user's (Config.min_support, `--min-support`): stricter refuses what
+    the default answers, and a value outside 0-1 is an error naming the field."""
+    q = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    default = seed_rag.config
+    try:
+        assert seed_rag.ask(q).answered
+        seed_rag.config = default.with_(min_support=1.0)
+        strict = seed_rag.ask(q)
+        assert not strict.answered and strict.text == NOT_FOUND["fr"] and strict.citations == ()
+        seed_rag.config = default.with_(min_support=0.0)
+        assert seed_rag.ask("Quelle est la capitale de l'Australie ?").answered  # nothing is refused
+        seed_rag.config = default.with_(min_support=1.5)
+        with pytest.raises(ValueError, match="min_support must be between 0 and 1"):
+            seed_rag.ask(q)
+    finally:
+        seed_rag.config = default
+
+
 @pytest.mark.parametrize(
     "question", ["", "   ", "\x00\x01", "?" * 50, "<script>alert(1)</script>", "مرحبا بالعالم", "mot " * 25_000]
 )

@@ -46,6 +46,8 @@ def test_errors_are_messages_not_tracebacks(tmp_path):
     r = _run("search", "x", "--index", str(tmp_path / "missing"), check=False)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "no index in" in r.stderr and "python -m rag index" in r.stderr
+    bad = _run("ask", "x", "--min-support", "strict", check=False)
+    assert bad.returncode == 2 and "'strict' is not a number between 0 and 1" in bad.stderr
 
 
 def test_eval_command_prints_metrics(tmp_path):

@@ -71,6 +71,25 @@ def test_rerank_pool_is_each_sides_best_in_hybrid_order(seed_rag_any):
         rerank_pool(idx, rag.embedder, q, k=0, config=c)
 
 
+def test_rerank_pool_can_leave_chunks_out_as_if_not_indexed(seed_rag_any):
+    """`exclude` (the answer-removed benchmark): the excluded rows are gone and each side's next best
+    take their places, as in an index without them."""
+    from rag.retrieve import rerank_pool, search
+
+    rag, q = seed_rag_any, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    idx, c = rag.current(), rag.config.with_(rerank_lexical=4, rerank_dense=3)
+    row_of = {ch.chunk_id: i for i, ch in enumerate(idx.chunks)}
+    pool = rerank_pool(idx, rag.embedder, q, k=2, config=c)
+    gone = {row_of[h.chunk.chunk_id] for h in pool[:2]}
+    left = rerank_pool(idx, rag.embedder, q, k=2, config=c, exclude=gone)
+    assert not {row_of[h.chunk.chunk_id] for h in left} & gone
+    lexical = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="lexical")]
+    dense = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="dense")]
+    expected = set([i for i in lexical if row_of[i] not in gone][:4] + [i for i in dense if row_of[i] not in gone][:3])
+    assert {h.chunk.chunk_id for h in left} == expected
+    assert [h.rank for h in left] == list(range(1, len(left) + 1))
+
+
 def test_the_dense_weight_follows_the_embedders_languages():
     """all-MiniLM-L6-v2 (the default) is English-only; any other model is trusted with every language
     unless its languages are given."""

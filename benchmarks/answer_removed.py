@@ -1,0 +1,155 @@
+"""The "sources don't say" gate on questions whose answer was taken out of the corpus: each public
+question is asked once as it is (answerable) and once with every passage holding a gold answer left
+out of retrieval (`retrieve.rerank_pool(exclude=...)`), so what remains is on its subject (same
+article, same names) but silent on what it asks: the hard case for a gate, which the harness's other
+set's questions (another corpus, another language) are not. Those are asked too, for comparison.
+
+For each question the script keeps what a gate could read: the best evidence sentence's support
+(what the shipped gate thresholds, `Config.min_support`), the reranking LM's score of the top passage
+(mean log-probability of the question after it) and the top passage's dense similarity. It prints
+the shares answered, answered with a gold answer (hit rate) and refused for several values of
+`min_support` (the operating points a user can choose), and how well each signal tells answerable
+from answer-removed questions (ROC AUC); `--json` writes them with the per-question values, so other
+gates can be compared on the same retrievals.
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/answer_removed.py --corpus ../shared/eval/piaf-fr/corpus.jsonl \\
+    --questions ../shared/eval/piaf-fr/questions.jsonl --unanswerable ../shared/eval/squad-en/questions.jsonl \\
+    [--every 4] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
+
+from eval_set import add_eval_set_options, open_eval_set, splits  # benchmarks/, the script's own folder
+
+from rag.answer import answer_question, select_evidence, support
+from rag.config import Config
+from rag.evaluation import contains_answer, read_questions
+from rag.lang import detect_lang
+from rag.pipeline import RAG
+from rag.records import Hit
+from rag.rerank import passages, rerank
+from rag.retrieve import rerank_pool
+
+GATES = (0.3, Config.min_support, 0.4, 0.45, 0.5, 0.55)
+
+
+def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[str, str], float]) -> dict[str, Any]:
+    """Retrieve (reranked, as `RAG.search`), answer extractively, and keep what a gate could read."""
+    idx, c = rag.current(), rag.config
+    lang = detect_lang(question)
+    pool = rerank_pool(idx, rag.embedder, question, k=c.k, config=c, lang=lang, exclude=exclude)
+    todo = [h for h in pool if (question, h.chunk.chunk_id) not in lm_memo]
+    if len(pool) >= 2 and todo:
+        lm = rag.reranker.scores(question, passages(idx.documents, (h.chunk for h in todo)), lang=lang)
+        lm_memo.update({(question, h.chunk.chunk_id): s for h, s in zip(todo, lm, strict=True)})
+    hits: list[Hit] = (
+        rerank(pool, [lm_memo[question, h.chunk.chunk_id] for h in pool], weight=c.rerank_weight, k=c.k)
+        if len(pool) >= 2
+        else pool[: c.k]
+    )
+    # The answer the extractive answerer would give at any gate (threshold 0), so that its hit is
+    # known at every `min_support`; `answered` is the shipped gate's verdict.
+    answer = answer_question(question, hits, idx, rag.embedder, threshold=0.0)
+    evidence = select_evidence(question, hits, idx, rag.embedder, lang) if question.strip() else []
+    best = support(evidence[0]) if evidence else 0.0
+    return {
+        "answered": answer.answered and best >= c.min_support,
+        "text": answer.text,
+        "support": best,
+        "lm": hits[0].rerank_score if hits and hits[0].rerank_score is not None else None,
+        "dense": hits[0].dense_score if hits else None,
+        "passages": len(hits),
+    }
+
+
+def share(rows: list[dict[str, Any]], key: str, value: bool) -> float:
+    return sum(r[key] is value for r in rows) / max(1, len(rows))
+
+
+def auc(positive: list[float], negative: list[float]) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    pairs = [(p > n) + 0.5 * (p == n) for p in positive for n in negative]
+    return sum(pairs) / max(1, len(pairs))
+
+
+def operating_points(
+    answerable: list[dict[str, Any]], removed: list[dict[str, Any]], other: list[dict[str, Any]]
+) -> dict[str, object]:
+    """Shares answered and refused at several `min_support` values, and each signal's AUC."""
+    out: dict[str, object] = {}
+    for t in GATES:
+        row = {
+            "answered (answerable)": sum(r["support"] >= t for r in answerable) / max(1, len(answerable)),
+            "hit rate (answerable)": sum(r["support"] >= t and r["hit"] for r in answerable) / max(1, len(answerable)),
+            "refused (answer removed)": sum(r["support"] < t for r in removed) / max(1, len(removed)),
+        }
+        if other:
+            row["refused (other set)"] = sum(r["support"] < t for r in other) / len(other)
+        out[f"min_support {t}"] = row
+    for key in ("support", "lm", "dense"):
+        pos = [r[key] for r in answerable if r[key] is not None]
+        neg = [r[key] for r in removed if r[key] is not None]
+        out[f"AUC {key} (answerable vs answer removed)"] = auc(pos, neg)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_eval_set_options(parser, every=3)
+    parser.add_argument("--unanswerable", type=Path, help="another set's questions (asked of this corpus)")
+    args = parser.parse_args()
+    rag, questions = open_eval_set(args)
+    idx = rag.current()
+    memo: dict[tuple[str, str], float] = {}
+    answerable: list[dict[str, Any]] = []
+    removed: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
+    for q in tqdm(questions, desc="questions", file=sys.stderr):
+        gold = frozenset(i for i, ch in enumerate(idx.chunks) if contains_answer(ch.text, q.answers))
+        plain = asked(rag, q.question, frozenset(), memo)
+        answerable.append({"qid": q.qid, "hit": contains_answer(str(plain["text"]), q.answers), **plain})
+        r = asked(rag, q.question, gold, memo)
+        # subtle: a gold string can survive outside the chunks (a title); such a question is not
+        # unanswerable after all, and is counted apart.
+        removed.append(
+            {"qid": q.qid, "left_out": len(gold), "still_holds": contains_answer(str(r["text"]), q.answers), **r}
+        )
+    if args.unanswerable:
+        for q in tqdm(
+            read_questions(args.unanswerable)[:: args.every][: len(questions)], desc="other set", file=sys.stderr
+        ):
+            other.append({"qid": q.qid, **asked(rag, q.question, frozenset(), memo)})
+    results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions)}
+    for split, rows in splits(len(questions), args.every).items():
+        a = [answerable[i] for i in rows]
+        rm = [removed[i] for i in rows if not removed[i]["still_holds"]]
+        m = {
+            "answered (answerable)": share(a, "answered", True),
+            "refused (answer removed)": share(rm, "answered", False),
+            "answer-removed questions": len(rm),
+        }
+        if other:
+            m["refused (other set)"] = share(other, "answered", False)
+        results[f"shipped gate{split}"] = m
+        print(f"shipped gate{split}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+        for label, value in operating_points(a, rm, other).items():
+            results[f"{label}{split}"] = value
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in value.items()) if isinstance(value, dict) else f"{value:.3f}"
+            print(f"{label}{split}: {shown}")
+    results["per_question"] = {"answerable": answerable, "answer_removed": removed, "other_set": other}
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
