@@ -9,9 +9,14 @@ knows nothing about passages or citations.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -19,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from .errors import ModelNotFoundError
+from .errors import LLMUnavailableError, ModelNotFoundError
 
 LLMEngine = Literal["auto", "transformers", "llama.cpp"]
 BUNDLED_LLM = "bundled:gemma-3-270m-q4_k_m"
 TokenCallback = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,41 @@ def llama_cpp_available() -> bool:
     return True
 
 
+# Loads the model and decodes one token: the compute kernels are where a build for another CPU dies.
+_PROBE = (
+    "import sys, llama_cpp\n"
+    "m = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=64, n_threads=1, verbose=False)\n"
+    "m.create_completion('Bonjour', max_tokens=1, temperature=0.0)\n"
+)
+REBUILD_LLAMA_CPP = (
+    'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --force-reinstall --no-cache-dir llama-cpp-python[server]==0.3.36'
+)
+
+
+@functools.cache
+def llama_cpp_problem(gguf: str, *, python: str = sys.executable) -> str | None:
+    """Why llama.cpp cannot run `gguf` on this machine, or None when it decoded a token.
+
+    The check runs in a child process (~1-2 s, once per process and model): a llama-cpp-python build
+    made for another CPU dies with SIGILL, which kills the process and cannot be caught in it.
+    """
+    try:
+        done = subprocess.run([python, "-c", _PROBE, gguf], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"the llama.cpp check could not run ({exc})"
+    if done.returncode == 0:
+        return None
+    if done.returncode < 0:
+        try:
+            died = f"died with {signal.Signals(-done.returncode).name}"
+        except ValueError:
+            died = f"died with signal {-done.returncode}"
+        hint = " (its build uses CPU instructions this machine refuses)" if done.returncode == -signal.SIGILL else ""
+        return f"llama.cpp {died} loading {gguf}{hint}; rebuild it with {REBUILD_LLAMA_CPP}"
+    last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+    return f"llama.cpp failed loading {gguf} (exit {done.returncode}: {last[:300]})"
+
+
 def load_llm(model: str = "", *, engine: LLMEngine = "auto", cache_dir: Path | None = None, threads: int = 0) -> LLM:
     """The local model: llama.cpp when installed and the model is a GGUF ("auto"), else transformers."""
     if engine not in ("auto", "transformers", "llama.cpp"):
@@ -224,7 +265,13 @@ def load_llm(model: str = "", *, engine: LLMEngine = "auto", cache_dir: Path | N
         if gguf is not None or engine == "llama.cpp":
             if not llama_cpp_available():
                 raise ModelNotFoundError("the llama.cpp engine needs `pip install llama-cpp-python`")
-            return LlamaCppLLM(str(Path(folder) / gguf) if gguf else model, cache_dir=cache_dir, threads=threads)
+            path = str(Path(folder) / gguf) if gguf else model
+            problem = llama_cpp_problem(path) if gguf else None
+            if problem is None:
+                return LlamaCppLLM(path, cache_dir=cache_dir, threads=threads)
+            if engine == "llama.cpp":
+                raise LLMUnavailableError(f"{problem}, or use --llm-engine transformers")
+            log.warning("answering with transformers instead: %s", problem)
     return TransformersLLM(model, cache_dir=cache_dir)
 
 

@@ -103,6 +103,34 @@ def test_openai_answerer_against_a_real_server(seed_rag, evil_rag, openai_server
     assert "PWNED" not in answer.text and "PWNED" not in "".join(pieces)
 
 
+def test_llama_cpp_is_checked_in_a_child_process_before_auto_picks_it():
+    from rag.llm import LlamaCppLLM, default_cache_dir, llama_cpp_problem, load_llm, resolve_llm
+
+    folder, gguf = resolve_llm("", default_cache_dir())
+    assert gguf and llama_cpp_problem(f"{folder}/{gguf}") is None
+    assert isinstance(load_llm(engine="auto", threads=1), LlamaCppLLM)
+
+
+def test_a_llama_cpp_build_that_dies_is_named_and_auto_falls_back(tmp_path, monkeypatch):
+    """A build for another CPU kills the process with SIGILL: the check sees it in a child process."""
+    import functools
+
+    from rag import llm
+
+    dies = tmp_path / "python"
+    dies.write_text("#!/bin/sh\nkill -ILL $$\n")
+    dies.chmod(0o755)
+    folder, gguf = llm.resolve_llm("", llm.default_cache_dir())
+    problem = llm.llama_cpp_problem.__wrapped__(f"{folder}/{gguf}", python=str(dies))
+    assert problem and "SIGILL" in problem and "GGML_NATIVE=OFF" in problem
+    monkeypatch.setattr(
+        llm, "llama_cpp_problem", functools.partial(llm.llama_cpp_problem.__wrapped__, python=str(dies))
+    )
+    with pytest.raises(LLMUnavailableError, match=r"SIGILL.*--llm-engine transformers"):
+        llm.load_llm(engine="llama.cpp")
+    assert isinstance(llm.load_llm(engine="auto"), llm.TransformersLLM)
+
+
 def _openai(url):
     return {"answerer": "openai", "openai_base_url": url, "openai_model": "gemma"}
 
