@@ -26,11 +26,18 @@ EXAMPLES = [
 ]
 
 
-def render_sources(answer: Any) -> str:
-    """The sources panel: cited passages with the quote highlighted, or related passages."""
+def render_sources(answer: Any, min_support: float | None = None) -> str:
+    """The sources panel: cited passages with the quote highlighted, or related passages, and how
+    strongly the best sentence supports an answer against the threshold `min_support`."""
     if answer is None:
         return "<div class='sources'><p>Les passages cités apparaîtront ici.</p></div>"
     parts = ["<div class='sources'>"]
+    if min_support is not None:
+        verdict = "atteint" if answer.support >= min_support else "non atteint"
+        parts.append(
+            f"<p class='meta' id='support'>Appui de la meilleure phrase : {answer.support:.2f} "
+            f"(seuil {min_support:.2f} {verdict})</p>"
+        )
     if answer.answered and answer.citations:
         chunks = {h.chunk.chunk_id: h.chunk for h in answer.passages}
         for c in answer.citations:
@@ -137,7 +144,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
 
     from rag.config import ANSWERERS
 
-    def respond(message: str, history: list[dict[str, Any]], k: int, answerer_name: str):  # type: ignore[no-untyped-def]
+    def respond(message: str, history: list[dict[str, Any]], k: int, answerer_name: str, min_support: float):  # type: ignore[no-untyped-def]
         message = (message or "").strip()
         if not message:
             raise gr.Error("Écrivez une question. / Type a question.")
@@ -145,16 +152,19 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
         yield shown, gr.update(), ""
         try:
-            kwargs = {"history": turns, "k": int(k), "answerer": answerer_name}
+            kwargs = {"history": turns, "k": int(k), "answerer": answerer_name, "min_support": float(min_support)}
             for text, answer in stream_answer(rag, message[:4000], **kwargs):
                 shown[-1] = {"role": "assistant", "content": text}
-                yield shown, (render_sources(answer) if answer else gr.update()), ""
+                yield shown, (render_sources(answer, float(min_support)) if answer else gr.update()), ""
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
 
-    def ask_api(question: str, k: float = 5, answerer: str = "", history: Any = None) -> dict[str, Any]:
+    def ask_api(
+        question: str, k: float = 5, answerer: str = "", history: Any = None, min_support: float | None = None
+    ) -> dict[str, Any]:
         """The answer and its citations as JSON (for gradio_client). `history` is the conversation so
-        far, a list of {"role": "user"|"assistant", "content": ...}; the server keeps no state."""
+        far, a list of {"role": "user"|"assistant", "content": ...}; the server keeps no state.
+        `min_support` is the answerability threshold (0-1; default the app's, `$RAG_MIN_SUPPORT`)."""
         if not isinstance(question, str) or not question.strip():
             raise gr.Error("question must be a non-empty string")
         if answerer and answerer not in ANSWERERS:
@@ -164,8 +174,12 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         ):
             raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."}')
         turns = [{"role": str(t["role"]), "content": _text(t.get("content", ""))} for t in history or []]
+        if min_support is not None and not 0 <= min_support <= 1:
+            raise gr.Error(f"min_support must be between 0 and 1 (got {min_support}); omit it for the default")
         try:
-            answer = rag.ask(question[:4000], k=int(k), answerer=answerer or None, history=turns)
+            answer = rag.ask(
+                question[:4000], k=int(k), answerer=answerer or None, history=turns, min_support=min_support
+            )
             return answer.to_dict()  # type: ignore[no-any-return]
         except Exception as exc:  # noqa: BLE001
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
@@ -196,6 +210,16 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
                         "openai : serveur compatible OpenAI",
                         elem_id="answerer",
                     )
+                    min_support = gr.Slider(
+                        0,
+                        1,
+                        value=rag.config.min_support,
+                        step=0.01,
+                        label="Appui exigé pour répondre",
+                        info="Plus haut : refuse plus souvent quand les articles ne disent pas la réponse, mais "
+                        "répond moins souvent (BENCHMARKS.md, « Questions the sources almost answer »)",
+                        elem_id="min-support",
+                    )
                 with gr.Accordion("Ajouter des articles", open=False, elem_id="upload-panel"):
                     files = gr.File(
                         label=f"Fichiers {', '.join(UPLOAD_TYPES)} (10 Mo max. chacun)",
@@ -206,7 +230,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
                     overwrite = gr.Checkbox(label="Remplacer les fichiers existants", value=False)
                     add = gr.Button("Ajouter", elem_id="add")
                     status = gr.Markdown(elem_id="upload-status")
-        inputs = [box, chat, k, answerer]
+        inputs = [box, chat, k, answerer, min_support]
         # One pool of answer slots shared by the chat and the API: Gradio's default (one at a time
         # per event) made 16 users queue behind each other; models hold their own locks.
         limit = {"concurrency_limit": concurrency, "concurrency_id": "answer"}
@@ -218,9 +242,10 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         api_k = gr.Number(value=5, visible=False)
         api_answerer = gr.Textbox(value="", visible=False)
         api_history = gr.JSON(value=[], visible=False)
+        api_min_support = gr.Number(value=rag.config.min_support, visible=False)
         api_out = gr.JSON(visible=False)
         gr.Button(visible=False).click(
-            ask_api, [api_q, api_k, api_answerer, api_history], api_out, api_name="ask", **limit
+            ask_api, [api_q, api_k, api_answerer, api_history, api_min_support], api_out, api_name="ask", **limit
         )
     demo.css_for_launch = css  # type: ignore[attr-defined]
     return demo

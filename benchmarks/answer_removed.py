@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from eval_set import add_eval_set_options, open_eval_set, splits  # benchmarks/, the script's own folder
 
-from rag.answer import answer_question, select_evidence, support
+from rag.answer import answer_question
 from rag.config import Config
 from rag.evaluation import contains_answer, read_questions
 from rag.lang import detect_lang
@@ -60,12 +60,10 @@ def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[
     # The answer the extractive answerer would give at any gate (threshold 0), so that its hit is
     # known at every `min_support`; `answered` is the shipped gate's verdict.
     answer = answer_question(question, hits, idx, rag.embedder, threshold=0.0)
-    evidence = select_evidence(question, hits, idx, rag.embedder, lang) if question.strip() else []
-    best = support(evidence[0]) if evidence else 0.0
     return {
-        "answered": answer.answered and best >= c.min_support,
+        "answered": answer.answered and answer.support >= c.min_support,
         "text": answer.text,
-        "support": best,
+        "support": answer.support,
         "lm": hits[0].rerank_score if hits and hits[0].rerank_score is not None else None,
         "dense": hits[0].dense_score if hits else None,
         "passages": len(hits),

@@ -174,7 +174,8 @@ def answer_question(
     choosing them."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
-    if not evidence or support(evidence[0]) < threshold:
+    best_support = support(evidence[0]) if evidence else 0.0
+    if not evidence or best_support < threshold:
         return Answer(
             question=question,
             text=NOT_FOUND[lang],
@@ -183,6 +184,7 @@ def answer_question(
             answerer="extractive",
             lang=lang,
             timings={},
+            support=best_support,
         )
     ranked = sorted(((quote_score(ev, rank_weight, dense_share), ev) for ev in evidence), key=lambda pair: -pair[0])
     best = ranked[0][1].hit.chunk.chunk_id
@@ -203,4 +205,5 @@ def answer_question(
         answerer="extractive",
         lang=lang,
         timings={},
+        support=best_support,
     )

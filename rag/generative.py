@@ -108,8 +108,11 @@ def answer_generated(
     `earlier` is the conversation's previous question when this one follows up on it."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
-    refusal = Answer(question, NOT_FOUND[lang], False, passages=tuple(hits), answerer=llm.name, lang=lang)
-    if not evidence or support(evidence[0]) < threshold:
+    best_support = support(evidence[0]) if evidence else 0.0
+    refusal = Answer(
+        question, NOT_FOUND[lang], False, passages=tuple(hits), answerer=llm.name, lang=lang, support=best_support
+    )
+    if not evidence or best_support < threshold:
         return refusal
     prompt = build_prompt(question, hits, index, lang, earlier=earlier)
     raw = llm.generate(prompt, max_tokens=max_tokens, stop=STOP, on_token=on_token)
@@ -128,6 +131,7 @@ def answer_generated(
         answerer=llm.name,
         lang=lang,
         timings={},
+        support=best_support,
     )
 
 

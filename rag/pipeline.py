@@ -142,6 +142,7 @@ class RAG:
         k: int | None = None,
         answerer: AnswererName | None = None,
         on_token: TokenCallback | None = None,
+        min_support: float | None = None,
     ) -> Answer:
         """Answer `question` from the index, with citations, or say the sources do not contain it.
 
@@ -154,6 +155,9 @@ class RAG:
             on_token: called with each piece of the answer as it is generated (the extractive
                 answerer sends its whole text at once). The returned `Answer.text` is the verified
                 text, whose markers may differ from the streamed ones.
+            min_support: the support (0-1) the best evidence sentence needs for an answer, else the
+                sources are said not to contain it (default `config.min_support`; `Answer.support`
+                reports the value reached).
         """
         from .answer import answer_question
         from .generative import answer_generated
@@ -163,8 +167,8 @@ class RAG:
         name = answerer or self.config.answerer
         if name not in ANSWERERS:
             raise ValueError(f"unknown answerer {name!r}; valid answerers are {', '.join(ANSWERERS)}")
-        gate = self.config.min_support
-        if not 0.0 <= gate <= 1.0:
+        gate = self.config.min_support if min_support is None else min_support
+        if not isinstance(gate, int | float) or not 0.0 <= gate <= 1.0:
             raise ValueError(f"min_support must be between 0 and 1 (got {gate}); the default is {Config.min_support}")
         t0 = time.perf_counter()
         earlier = earlier_question(question, history)  # what a follow-up refers to, for the prompt

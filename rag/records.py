@@ -88,6 +88,9 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     # What was retrieved with: the question, completed from the conversation for a follow-up.
     query: str = ""
+    # How well the best evidence sentence matches the question (0-1): what the answerability gate
+    # compares with `Config.min_support`, so a caller can apply a stricter threshold of its own.
+    support: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -63,15 +63,17 @@ def test_off_topic_questions_are_refused_in_the_question_language(seed_rag, ques
 
 
 def test_min_support_sets_how_strong_the_evidence_must_be(seed_rag):
-    """The gate's threshold is the user's (Config.min_support, `--min-support`): stricter refuses what
-    the default answers, and a value outside 0-1 is an error naming the field."""
+    """The gate's threshold is the user's (Config.min_support, `--min-support`): `Answer.support` is
+    what it is compared with, a threshold above it refuses, and a value outside 0-1 is an error."""
     q = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
     default = seed_rag.config
     try:
-        assert seed_rag.ask(q).answered
-        seed_rag.config = default.with_(min_support=1.0)
+        answered = seed_rag.ask(q)
+        assert answered.answered and default.min_support <= answered.support <= 1
+        seed_rag.config = default.with_(min_support=answered.support + 1e-6)  # just above what it had
         strict = seed_rag.ask(q)
         assert not strict.answered and strict.text == NOT_FOUND["fr"] and strict.citations == ()
+        assert strict.support == answered.support  # the same evidence, another threshold
         seed_rag.config = default.with_(min_support=0.0)
         assert seed_rag.ask("Quelle est la capitale de l'Australie ?").answered  # nothing is refused
         seed_rag.config = default.with_(min_support=1.5)

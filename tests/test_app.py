@@ -119,6 +119,33 @@ def test_gradio_client_gets_answer_and_citations(app_url):
         client.predict("Bonjour ?", 5, "gpt", api_name="/ask")
 
 
+def test_the_answerability_threshold_is_the_callers(app_url):
+    """`min_support` through the API: the answer reports the support it reached; a threshold above it
+    refuses the same question; a value outside 0-1 is a clear error."""
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    q = "Pour combien Naveen Rao a-t-il vendu MosaicML ?"
+    default = client.predict(q, 5, api_name="/ask")
+    assert default["answered"] and 0.34 <= default["support"] <= 1
+    strict = client.predict(q, 5, "", [], min(1.0, default["support"] + 0.01), api_name="/ask")
+    assert not strict["answered"] and strict["citations"] == [] and strict["support"] == default["support"]
+    with pytest.raises(Exception, match="min_support must be between 0 and 1"):
+        client.predict(q, 5, "", [], 1.5, api_name="/ask")
+
+
+def test_a_stricter_threshold_set_in_the_browser_refuses(app_url, page):
+    page.goto(app_url)
+    page.get_by_text("Réglages").click()
+    page.locator("#min-support input[type=number]").fill("1")
+    page.locator("#min-support input[type=number]").press("Enter")
+    page.get_by_label("Votre question").fill("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
+    page.locator("#send").click()
+    page.locator("#sources .related").first.wait_for(timeout=60_000)
+    support = page.locator("#support").inner_text()
+    assert "seuil 1.00 non atteint" in support and "pas une réponse" in page.locator("#sources").inner_text()
+
+
 OTTER = """---
 title: "La loutre de mer, outil en main"
 ---

@@ -155,5 +155,5 @@ def test_an_answer_no_passage_verifies_is_printed_with_the_passages_consulted(ca
     out = capsys.readouterr().out
     assert "(unsupported by the sources) Inventé." in out
     assert "Passages consulted (none verifies the answer):" in out and "Les castors vivent" in out
-    _print_answer(Answer("q", "Non.", False, passages=(hit,)))
-    assert "Related passages (not an answer):" in capsys.readouterr().out
+    _print_answer(Answer("q", "Non.", False, passages=(hit,), support=0.21))
+    assert "Related passages (not an answer; best sentence support 0.21, see --min-support):" in capsys.readouterr().out
