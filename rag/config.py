@@ -72,6 +72,9 @@ class Config:
     rerank_lexical: int = 10
     rerank_dense: int = 5
     rerank_weight: float = 0.7
+    # Memory for what the reranking LM computed over each passage, kept for the next question that
+    # retrieves it (~3.5 MB a passage; ~4x faster reranking over passages read before). 0 keeps none.
+    rerank_cache_mb: int = 512
 
     # Who writes the answer: "extractive" quotes the best sentences (no LLM; the default, chosen by
     # measurement in BENCHMARKS.md), "local" a local LLM, "openai" an OpenAI-compatible server.

@@ -132,7 +132,7 @@ class RAG:
     @property
     def reranker(self) -> Reranker:
         """The reranking language model, loaded on first use and shared within the process."""
-        return load_reranker(self.config.rerank_model)
+        return load_reranker(self.config.rerank_model, prefix_cache_mb=self.config.rerank_cache_mb)
 
     def ask(
         self,

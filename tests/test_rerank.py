@@ -127,3 +127,38 @@ def test_reranking_lifts_the_ranking_on_the_french_subset(piaf_rag):
     after = retrieval_metrics(questions, lambda q: piaf_rag.search(q, k=10))
     assert after["mrr@10"] >= before["mrr@10"] + 0.02, (before, after)
     assert after["recall@5"] >= before["recall@5"] - 0.01, (before, after)
+
+
+def test_kept_passages_score_as_when_read_with_their_question(reranker, monkeypatch):
+    """A passage's keys and values are kept and reused: the scores match reading each passage with
+    its question (the path for passages past the sliding window), and a kept passage scores the same
+    on its next question."""
+    passages = [
+        ("Article", "Noam Shazeer a fondé Character.ai en 2021."),
+        ("Databricks", "Databricks a levé 10 milliards de dollars. " * 6),
+        ("Autre", "Le castor construit des barrages sur les rivières d'Europe."),
+    ]
+    questions = ["Qui a fondé Character.ai ?", "Combien Databricks a-t-il levé ?", "Qui ?"]
+    monkeypatch.setattr(reranker, "_prefixes", type(reranker._prefixes)())
+    monkeypatch.setattr(reranker, "_prefix_bytes", 0)
+    kept = [reranker.token_logprobs(q, passages, lang="fr") for q in questions]
+    again = [reranker.token_logprobs(q, passages[::-1], lang="fr")[::-1] for q in questions]
+    assert len(reranker._prefixes) == len(passages)
+    monkeypatch.setattr(reranker, "_prefix_budget", 0)  # every passage read with its question
+    whole = [reranker.token_logprobs(q, passages, lang="fr") for q in questions]
+    for k, a, w in zip(kept, again, whole, strict=True):
+        assert k.shape == w.shape and (k == a).all()
+        assert k.mean(axis=1) == pytest.approx(w.mean(axis=1), abs=0.05)  # bf16 arithmetic
+    assert [k.mean(axis=1).argmax() for k in kept[:2]] == [0, 1]  # each passage wins its question
+
+
+def test_kept_passages_stay_within_their_memory(reranker, monkeypatch):
+    one = ("Article", "Noam Shazeer a fondé Character.ai en 2021.")
+    monkeypatch.setattr(reranker, "_prefixes", type(reranker._prefixes)())
+    monkeypatch.setattr(reranker, "_prefix_bytes", 0)
+    reranker.scores("Qui ?", [one], lang="fr")
+    size = reranker._prefix_bytes
+    monkeypatch.setattr(reranker, "_prefix_budget", 2 * size)
+    texts = [("Article", f"Phrase numéro {i} sur un sujet.") for i in range(6)]
+    scores = reranker.scores("Quel numéro ?", texts, lang="fr")
+    assert len(scores) == 6 and reranker._prefix_bytes <= 2 * size and len(reranker._prefixes) <= 2
