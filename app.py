@@ -174,8 +174,6 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         ):
             raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."}')
         turns = [{"role": str(t["role"]), "content": _text(t.get("content", ""))} for t in history or []]
-        if min_support is not None and not 0 <= min_support <= 1:
-            raise gr.Error(f"min_support must be between 0 and 1 (got {min_support}); omit it for the default")
         try:
             answer = rag.ask(
                 question[:4000], k=int(k), answerer=answerer or None, history=turns, min_support=min_support

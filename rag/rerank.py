@@ -53,8 +53,9 @@ class Reranker:
 
     A passage's prompt does not depend on the question, so what the model computed over it (its
     attention keys and values) is kept and only the question's tokens are run for the next question
-    that retrieves it: ~4x faster here once the passages have been seen (BENCHMARKS.md). A passage read in another batch
-    can score differently in the last bf16 digits (~0.01-0.05 of a mean log-probability).
+    that retrieves it: ~4x faster here once the passages have been seen (BENCHMARKS.md). A passage
+    read in another batch can score differently in the last bf16 digits (~0.01-0.05 of a mean
+    log-probability).
 
     Args:
         model: a Hugging Face id, a local folder or a .gguf file; "" is the bundled Gemma 3 270M.
@@ -135,12 +136,7 @@ class Reranker:
         """The hidden states that predict each question token, each passage read with its question."""
         import torch
 
-        width = max(len(p) for p in prefixes) + len(q_ids)
-        ids = torch.zeros(len(prefixes), width, dtype=torch.long)
-        mask = torch.zeros(len(prefixes), width, dtype=torch.long)
-        for i, p in enumerate(prefixes):  # right padding: real positions keep their numbers
-            ids[i, : len(p) + len(q_ids)] = torch.tensor(p + q_ids)
-            mask[i, : len(p) + len(q_ids)] = 1
+        ids, mask = _right_padded([p + q_ids for p in prefixes])
         hidden = self.model.model(input_ids=ids, attention_mask=mask).last_hidden_state
         return torch.stack([hidden[i, len(p) - 1 : len(p) - 1 + len(q_ids)] for i, p in enumerate(prefixes)])
 
@@ -178,18 +174,12 @@ class Reranker:
 
     def _prefix_states(self, prefixes: list[list[int]]) -> list[_Prefix]:
         """Each passage prompt's keys and values: kept ones, the others computed in right-padded batches."""
-        import torch
 
         found = {key: self._prefixes[key] for key in map(tuple, prefixes) if key in self._prefixes}
         missing = [key for key in dict.fromkeys(map(tuple, prefixes)) if key not in found]
         for start in range(0, len(missing), PREFIX_BATCH):
             group = missing[start : start + PREFIX_BATCH]
-            width = max(len(p) for p in group)
-            ids = torch.zeros(len(group), width, dtype=torch.long)
-            mask = torch.zeros(len(group), width, dtype=torch.long)
-            for i, p in enumerate(group):
-                ids[i, : len(p)] = torch.tensor(p)
-                mask[i, : len(p)] = 1
+            ids, mask = _right_padded(group)
             out = self.model.model(input_ids=ids, attention_mask=mask, use_cache=True)
             for i, p in enumerate(group):
                 layers = tuple(
@@ -226,6 +216,19 @@ class Reranker:
             logp = torch.log_softmax(logits, dim=-1)
             out[start : start + step] = logp[:, torch.arange(len(q_ids)), target].numpy()
         return out
+
+
+def _right_padded(rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
+    """Token rows as one batch (ids, attention mask), padded on the right: real positions keep
+    their numbers."""
+    import torch
+
+    ids = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+    return ids, mask
 
 
 def load_reranker(
