@@ -105,8 +105,32 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-answers", action="store_true", help="retrieval metrics only")
     sp.add_argument("--cache", type=Path, default=Path(os.environ.get("RAG_EVAL_CACHE", EVAL_CACHE)))
     sp.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
+    sp.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help='rewrite OUT every N questions with the metrics so far ("complete": false) (default 50)',
+    )
     sp.set_defaults(func=_cmd_eval)
     return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return n
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write `value` to `path` whole or not at all (a reader never sees half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def backend_option(sp: argparse.ArgumentParser) -> None:
@@ -363,17 +387,37 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "index_build_s": build_s,
         "embedded_chunks": stats.embedded_chunks,
     }
+
+    def checkpoint(stage: str, bar: Any, tally: Any, total: int) -> None:
+        bar.update()
+        if args.json and (bar.n % args.checkpoint_every == 0 or bar.n == total):
+            partial = {**results, **tally.metrics(), "complete": False, "stage": stage, "done": bar.n, "of": total}
+            _write_json(args.json, partial)
+
     with tqdm(total=len(questions), desc="retrieval", file=sys.stderr) as bar:
-        results.update(retrieval_metrics(questions, lambda q: rag.search(q, k=10, mode=args.mode), on_step=bar.update))
+        results.update(
+            retrieval_metrics(
+                questions,
+                lambda q: rag.search(q, k=10, mode=args.mode),
+                on_step=lambda tally: checkpoint("retrieval", bar, tally, len(questions)),
+            )
+        )
     if not args.no_answers:
-        with tqdm(total=len(questions) + len(unanswerable), desc="answers", file=sys.stderr) as bar:
+        total = len(questions) + len(unanswerable)
+        with tqdm(total=total, desc="answers", file=sys.stderr) as bar:
             results.update(
-                answer_metrics(questions, lambda q: rag.ask(q, k=args.k), on_step=bar.update, unanswerable=unanswerable)
+                answer_metrics(
+                    questions,
+                    lambda q: rag.ask(q, k=args.k),
+                    on_step=lambda tally: checkpoint("answers", bar, tally, total),
+                    unanswerable=unanswerable,
+                )
             )
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["complete"] = True
     width = max(len(k) for k in results)
     for key, value in results.items():
         print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
     if args.json:
-        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+        _write_json(args.json, results)
     return 0

@@ -74,44 +74,60 @@ def percentile(values: Sequence[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
 
 
+class RetrievalTally:
+    """Retrieval metrics accumulated one question at a time, readable at any point (`metrics`)."""
+
+    def __init__(self, ks: Sequence[int] = (1, 3, 5, 10)) -> None:
+        self.ks = tuple(ks)
+        self.depth = max(max(self.ks), 10)
+        self.found = {k: 0 for k in self.ks}
+        self.doc5 = 0
+        self.rr = 0.0
+        self.chars: list[int] = []
+        self.lat: list[float] = []
+
+    def add(self, q: Question, hits: Sequence[Hit], ms: float) -> None:
+        hits = hits[: self.depth]
+        self.lat.append(ms)
+        first = next((i for i, h in enumerate(hits, 1) if contains_answer(h.chunk.text, q.answers)), None)
+        for k in self.ks:
+            self.found[k] += bool(first and first <= k)
+        self.rr += 1.0 / first if first and first <= 10 else 0.0
+        self.doc5 += any(h.chunk.doc_id == q.doc_id for h in hits[:5])
+        self.chars.append(sum(len(h.chunk.text) for h in hits[:5]))
+
+    def metrics(self) -> dict[str, Any]:
+        n = max(1, len(self.lat))
+        out: dict[str, Any] = {f"recall@{k}": self.found[k] / n for k in self.ks}
+        out.update(
+            {
+                "doc_recall@5": self.doc5 / n,
+                "mrr@10": self.rr / n,
+                "top5_chars": statistics.fmean(self.chars) if self.chars else 0,
+                "retrieval_ms_p50": percentile(self.lat, 50),
+                "retrieval_ms_p95": percentile(self.lat, 95),
+                "questions": len(self.lat),
+            }
+        )
+        return out
+
+
 def retrieval_metrics(
     questions: Sequence[Question],
     search: Callable[[str], list[Hit]],
     ks: Sequence[int] = (1, 3, 5, 10),
-    on_step: Callable[[], None] | None = None,
+    on_step: Callable[[RetrievalTally], None] | None = None,
 ) -> dict[str, Any]:
-    """Answer recall@k, doc recall@5, MRR@10, mean characters in the top 5, latency p50/p95 (ms)."""
-    kmax = max(max(ks), 10)
-    found = {k: 0 for k in ks}
-    doc5 = 0
-    rr = 0.0
-    chars: list[int] = []
-    lat: list[float] = []
+    """Answer recall@k, doc recall@5, MRR@10, mean characters in the top 5, latency p50/p95 (ms).
+    `on_step` gets the tally after each question (progress, partial results)."""
+    tally = RetrievalTally(ks)
     for q in questions:
         t = time.perf_counter()
-        hits = search(q.question)[:kmax]
-        lat.append((time.perf_counter() - t) * 1000)
-        first = next((i for i, h in enumerate(hits, 1) if contains_answer(h.chunk.text, q.answers)), None)
-        for k in ks:
-            found[k] += bool(first and first <= k)
-        rr += 1.0 / first if first and first <= 10 else 0.0
-        doc5 += any(h.chunk.doc_id == q.doc_id for h in hits[:5])
-        chars.append(sum(len(h.chunk.text) for h in hits[:5]))
+        hits = search(q.question)
+        tally.add(q, hits, (time.perf_counter() - t) * 1000)
         if on_step:
-            on_step()
-    n = max(1, len(questions))
-    out: dict[str, Any] = {f"recall@{k}": found[k] / n for k in ks}
-    out.update(
-        {
-            "doc_recall@5": doc5 / n,
-            "mrr@10": rr / n,
-            "top5_chars": statistics.fmean(chars) if chars else 0,
-            "retrieval_ms_p50": percentile(lat, 50),
-            "retrieval_ms_p95": percentile(lat, 95),
-            "questions": len(questions),
-        }
-    )
-    return out
+            on_step(tally)
+    return tally.metrics()
 
 
 def _tokens(text: str) -> list[str]:
@@ -129,51 +145,68 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+class AnswerTally:
+    """Answer metrics accumulated one question at a time, readable at any point (`metrics`)."""
+
+    def __init__(self) -> None:
+        self.hits = self.answered = self.cited = self.cited_ok = 0
+        self.f1s: list[float] = []
+        self.lat: list[float] = []
+        self.refused: list[bool] = []
+
+    def add(self, q: Question, a: Answer, ms: float) -> None:
+        """An answerable question's answer."""
+        self.lat.append(ms)
+        self.answered += a.answered
+        if not a.answered:
+            self.f1s.append(0.0)
+            return
+        self.hits += contains_answer(a.text, q.answers)
+        self.f1s.append(max(token_f1(a.text, g) for g in q.answers))
+        passages = {h.chunk.chunk_id: h.chunk.text for h in a.passages}
+        for c in a.citations:
+            self.cited += 1
+            # subtle: a citation is precise when its quote comes from a passage with a gold answer.
+            self.cited_ok += contains_answer(passages.get(c.chunk_id, c.quote), q.answers)
+
+    def add_unanswerable(self, a: Answer) -> None:
+        self.refused.append(not a.answered)
+
+    def metrics(self) -> dict[str, Any]:
+        n = max(1, len(self.lat))
+        out: dict[str, Any] = {
+            "hit_rate": self.hits / n,
+            "token_f1": statistics.fmean(self.f1s) if self.f1s else 0.0,
+            "citation_precision": self.cited_ok / self.cited if self.cited else 0.0,
+            "answered": self.answered / n,
+            "answer_ms_p50": percentile(self.lat, 50),
+            "answer_ms_p95": percentile(self.lat, 95),
+        }
+        if self.refused:
+            out["refused"] = sum(self.refused) / len(self.refused)
+        return out
+
+
 def answer_metrics(
     questions: Sequence[Question],
     ask: Callable[[str], Answer],
-    on_step: Callable[[], None] | None = None,
+    on_step: Callable[[AnswerTally], None] | None = None,
     unanswerable: Sequence[Question] = (),
 ) -> dict[str, Any]:
-    """Hit rate, token F1, citation precision, share answered (and refused, for `unanswerable`)."""
-    hits = answered = 0
-    f1s: list[float] = []
-    cited = cited_ok = 0
-    lat: list[float] = []
+    """Hit rate, token F1, citation precision, share answered (and refused, for `unanswerable`).
+    `on_step` gets the tally after each question (progress, partial results)."""
+    tally = AnswerTally()
     for q in questions:
         t = time.perf_counter()
         a = ask(q.question)
-        lat.append((time.perf_counter() - t) * 1000)
-        answered += a.answered
-        if a.answered:
-            hits += contains_answer(a.text, q.answers)
-            f1s.append(max(token_f1(a.text, g) for g in q.answers))
-            passages = {h.chunk.chunk_id: h.chunk.text for h in a.passages}
-            for c in a.citations:
-                cited += 1
-                # subtle: a citation is precise when its quote comes from a passage with a gold answer.
-                cited_ok += contains_answer(passages.get(c.chunk_id, c.quote), q.answers)
-        else:
-            f1s.append(0.0)
+        tally.add(q, a, (time.perf_counter() - t) * 1000)
         if on_step:
-            on_step()
-    refused = 0
+            on_step(tally)
     for q in unanswerable:
-        refused += not ask(q.question).answered
+        tally.add_unanswerable(ask(q.question))
         if on_step:
-            on_step()
-    n = max(1, len(questions))
-    out: dict[str, Any] = {
-        "hit_rate": hits / n,
-        "token_f1": statistics.fmean(f1s) if f1s else 0.0,
-        "citation_precision": cited_ok / cited if cited else 0.0,
-        "answered": answered / n,
-        "answer_ms_p50": percentile(lat, 50),
-        "answer_ms_p95": percentile(lat, 95),
-    }
-    if unanswerable:
-        out["refused"] = refused / len(unanswerable)
-    return out
+            on_step(tally)
+    return tally.metrics()
 
 
 def cached_index_dir(cache: Path, corpus: Path, config: Config, store: str) -> Path:

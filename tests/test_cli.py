@@ -48,6 +48,8 @@ def test_errors_are_messages_not_tracebacks(tmp_path):
     assert "no index in" in r.stderr and "python -m rag index" in r.stderr
     bad = _run("ask", "x", "--min-support", "strict", check=False)
     assert bad.returncode == 2 and "'strict' is not a number between 0 and 1" in bad.stderr
+    bad = _run("eval", "--corpus", "c", "--questions", "q", "--checkpoint-every", "0", check=False)
+    assert bad.returncode == 2 and "'0' is not a positive whole number" in bad.stderr
 
 
 def test_eval_command_prints_metrics(tmp_path):
@@ -63,10 +65,14 @@ def test_eval_command_prints_metrics(tmp_path):
         str(tmp_path / "c"),
         "--json",
         str(tmp_path / "out.json"),
+        "--checkpoint-every",
+        "3",
     )
     for metric in ("recall@5", "mrr@10", "top5_chars", "hit_rate", "citation_precision", "retrieval_ms_p50"):
         assert metric in r.stdout
-    assert json.loads((tmp_path / "out.json").read_text())["questions"] == 10
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["questions"] == 10 and out["complete"] is True and "stage" not in out
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["out.json"]  # no temporary file left
 
 
 def test_ask_streams_a_local_answer_and_chat_follows_up(tmp_path):

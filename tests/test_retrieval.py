@@ -148,3 +148,24 @@ def test_recall_floor(request, store, fixture, folder, floor_r5, floor_mrr):
     assert m["recall@5"] >= floor_r5, m
     assert m["mrr@10"] >= floor_mrr, m
     assert m["top5_chars"] <= 3400, m
+
+
+def test_partial_metrics_are_the_metrics_of_the_questions_so_far(piaf_rag):
+    """What `rag eval --json` writes every N questions: the tally after n questions gives the
+    metrics of those n questions, as a run over them alone would."""
+    from rag.pipeline import RAG
+
+    rag = RAG(piaf_rag.index_dir, config=piaf_rag.config.with_(rerank=False), embedder=piaf_rag.embedder)
+    questions = read_questions(DATA / "piaf-fr" / "questions.jsonl")[:12]
+    ranked = {q.question: rag.search(q.question, k=10) for q in questions}
+    seen: list[dict] = []
+    whole = retrieval_metrics(questions, ranked.__getitem__, on_step=lambda tally: seen.append(tally.metrics()))
+    assert len(seen) == 12 and seen[-1] == whole
+    for n in (1, 5, 9):
+        alone = retrieval_metrics(questions[:n], ranked.__getitem__)
+        drop = ("retrieval_ms_p50", "retrieval_ms_p95")
+        assert {k: v for k, v in seen[n - 1].items() if k not in drop} == {
+            k: v for k, v in alone.items() if k not in drop
+        }
+        assert seen[n - 1]["questions"] == n
+    assert len({m["recall@1"] for m in seen}) > 1  # the metrics move as questions come in
