@@ -37,7 +37,7 @@ from rag.evaluation import contains_answer, read_questions
 from rag.lang import detect_lang
 from rag.pipeline import RAG
 from rag.records import Hit
-from rag.rerank import passages, rerank
+from rag.rerank import passages, rerank, worth_reranking
 from rag.retrieve import rerank_pool
 
 GATES = (0.3, Config.min_support, 0.4, 0.45, 0.5, 0.55)
@@ -49,12 +49,12 @@ def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[
     lang = detect_lang(question)
     pool = rerank_pool(idx, rag.embedder, question, k=c.k, config=c, lang=lang, exclude=exclude)
     todo = [h for h in pool if (question, h.chunk.chunk_id) not in lm_memo]
-    if len(pool) >= 2 and todo:
+    if worth_reranking(pool) and todo:
         lm = rag.reranker.scores(question, passages(idx.documents, (h.chunk for h in todo)), lang=lang)
         lm_memo.update({(question, h.chunk.chunk_id): s for h, s in zip(todo, lm, strict=True)})
     hits: list[Hit] = (
         rerank(pool, [lm_memo[question, h.chunk.chunk_id] for h in pool], weight=c.rerank_weight, k=c.k)
-        if len(pool) >= 2
+        if worth_reranking(pool)
         else pool[: c.k]
     )
     # The answer the extractive answerer would give at any gate (threshold 0), so that its hit is

@@ -19,7 +19,7 @@ from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_question
 from rag.lang import detect_lang
 from rag.pipeline import RAG
 from rag.records import Hit, Lang
-from rag.rerank import passages, rerank
+from rag.rerank import passages, rerank, worth_reranking
 from rag.retrieve import rerank_pool
 
 K = 10  # the harness's depth (recall@10, MRR@10)
@@ -72,8 +72,8 @@ class Pool:
 
     @property
     def reranked(self) -> bool:
-        """As `RAG._retrieve`: fewer than two candidates are not reranked (no LM call)."""
-        return len(self.hits) >= 2
+        """As `RAG._retrieve`: whether the LM scores these candidates."""
+        return worth_reranking(self.hits)
 
     def rerank(self, scores: Sequence[float], *, weight: float) -> list[Hit]:
         """The top `K` by the pipeline's mix of `scores` (one per hit) with the retrieval score."""

@@ -19,7 +19,7 @@ from .lang import detect_lang
 from .llm import LLM, TokenCallback
 from .manifest import Manifest
 from .records import Answer, Hit, IndexStats
-from .rerank import Reranker, load_reranker, passages, rerank
+from .rerank import Reranker, load_reranker, passages, rerank, worth_reranking
 from .retrieve import Mode, rerank_pool
 from .retrieve import search as hybrid_search
 from .store import StoreKind
@@ -115,7 +115,7 @@ class RAG:
         if k < 1:
             raise ValueError(f"k must be at least 1 (got {k})")
         hits = rerank_pool(idx, self.embedder, query, k=k, config=c)
-        if len(hits) < 2:
+        if not worth_reranking(hits):
             return hits[:k]
         key = (idx.version, c.rerank_model, query, tuple(h.chunk.chunk_id for h in hits))
         scores = self._rerank_memo.get(key)

@@ -36,6 +36,7 @@ PREFIX_BATCH = 16
 HEAD_POSITIONS = 256
 
 _shared: dict[tuple[str, str, int], Reranker] = {}
+_shared_lms: dict[tuple[str, str], Any] = {}  # the loaded models, shared by rerankers of any memory
 _shared_lock = threading.Lock()
 
 
@@ -61,22 +62,28 @@ class Reranker:
         model: a Hugging Face id, a local folder or a .gguf file; "" is the bundled Gemma 3 270M.
         cache_dir: where GGUF conversions are kept (default ~/.cache/rag).
         prefix_cache_mb: memory for the passages' keys and values; 0 reads every passage anew.
+        lm: the `TransformersLLM` of `model` when already loaded (`load_reranker` shares one).
     """
 
     def __init__(
-        self, model: str = "", *, cache_dir: Path | None = None, prefix_cache_mb: int = PREFIX_CACHE_MB
+        self,
+        model: str = "",
+        *,
+        cache_dir: Path | None = None,
+        prefix_cache_mb: int = PREFIX_CACHE_MB,
+        lm: Any = None,
     ) -> None:
         from .llm import TransformersLLM
 
-        lm = TransformersLLM(model, cache_dir=cache_dir, chat=False)
+        if prefix_cache_mb < 0:
+            raise ValueError(f"prefix_cache_mb must be 0 or more (got {prefix_cache_mb}); 0 keeps no passage")
+        lm = lm or TransformersLLM(model, cache_dir=cache_dir, chat=False)
         self.tokenizer = lm.tokenizer
         self.model = lm.model
         self.name = lm.name
         self._lock = threading.Lock()
         self._prefixes: OrderedDict[tuple[int, ...], _Prefix] = OrderedDict()
         self._prefix_bytes = 0
-        if prefix_cache_mb < 0:
-            raise ValueError(f"prefix_cache_mb must be 0 or more (got {prefix_cache_mb}); 0 keeps no passage")
         self._prefix_budget = prefix_cache_mb * 2**20
         text_config = self.model.config.get_text_config()
         self._window: int | None = getattr(text_config, "sliding_window", None)
@@ -210,11 +217,13 @@ class Reranker:
         for start in range(0, hidden.shape[0], step):
             # subtle: only the question positions need the 262k-word output layer; running it on
             # every position would cost more than the transformer itself.
-            logits = self.model.lm_head(hidden[start : start + step]).float()
+            logits = self.model.lm_head(hidden[start : start + step])
             if cap:
-                logits = torch.tanh(logits / cap) * cap
-            logp = torch.log_softmax(logits, dim=-1)
-            out[start : start + step] = logp[:, torch.arange(len(q_ids)), target].numpy()
+                logits = torch.tanh(logits.float() / cap) * cap
+            # log P = logit - logsumexp(logits): one float pass over the logits instead of a
+            # whole log-softmax written out (389 -> 316 ms for 12 passages x 17 tokens here).
+            picked = logits[:, torch.arange(len(q_ids)), target].float()
+            out[start : start + step] = (picked - torch.logsumexp(logits.float(), dim=-1)).numpy()
         return out
 
 
@@ -234,12 +243,25 @@ def _right_padded(rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
 def load_reranker(
     model: str = "", *, cache_dir: Path | None = None, prefix_cache_mb: int = PREFIX_CACHE_MB
 ) -> Reranker:
-    """A reranker shared by everything in this process that asks for the same model and memory."""
+    """A reranker shared by everything in this process that asks for the same model and memory;
+    rerankers of the same model with different memories share its weights (loaded once)."""
+    from .llm import TransformersLLM
+
     key = (model, str(cache_dir or ""), prefix_cache_mb)
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = Reranker(model, cache_dir=cache_dir, prefix_cache_mb=prefix_cache_mb)
+            if key[:2] not in _shared_lms:
+                _shared_lms[key[:2]] = TransformersLLM(model, cache_dir=cache_dir, chat=False)
+            _shared[key] = Reranker(
+                model, cache_dir=cache_dir, prefix_cache_mb=prefix_cache_mb, lm=_shared_lms[key[:2]]
+            )
         return _shared[key]
+
+
+def worth_reranking(hits: Sequence[Hit]) -> bool:
+    """Whether the LM should score `hits`: one candidate (or none) keeps its place, so it is
+    returned as retrieved, with no LM call and no rerank score."""
+    return len(hits) >= 2
 
 
 def rerank(hits: Sequence[Hit], scores: Sequence[float], *, weight: float, k: int) -> list[Hit]:

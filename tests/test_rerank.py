@@ -144,8 +144,12 @@ def test_kept_passages_score_as_when_read_with_their_question(reranker, monkeypa
     kept = [reranker.token_logprobs(q, passages, lang="fr") for q in questions]
     again = [reranker.token_logprobs(q, passages[::-1], lang="fr")[::-1] for q in questions]
     assert len(reranker._prefixes) == len(passages)
-    monkeypatch.setattr(reranker, "_prefix_budget", 0)  # every passage read with its question
-    whole = [reranker.token_logprobs(q, passages, lang="fr") for q in questions]
+    from rag.rerank import load_reranker
+
+    reads_whole = load_reranker(prefix_cache_mb=0)  # every passage read with its question
+    assert reads_whole is not reranker and reads_whole.model is reranker.model  # the weights loaded once
+    whole = [reads_whole.token_logprobs(q, passages, lang="fr") for q in questions]
+    assert not reads_whole._prefixes
     for k, a, w in zip(kept, again, whole, strict=True):
         assert k.shape == w.shape and (k == a).all()
         assert k.mean(axis=1) == pytest.approx(w.mean(axis=1), abs=0.05)  # bf16 arithmetic
