@@ -157,10 +157,31 @@ def rerank_options(sp: argparse.ArgumentParser) -> None:
         default=env("RAG_RERANK_MODEL", ""),
         help="reranking LM: HF id, folder or .gguf (default: the bundled Gemma)",
     )
+    sp.add_argument(
+        "--rerank-cache-mb",
+        type=_megabytes,
+        default=env("RAG_RERANK_CACHE_MB", str(Config.rerank_cache_mb)),
+        metavar="MB",
+        help="memory for the passages the reranker has read (faster on passages seen before; "
+        f"0 keeps none; default {Config.rerank_cache_mb}, or $RAG_RERANK_CACHE_MB)",
+    )
+
+
+def _megabytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of megabytes; give --rerank-cache-mb (or $RAG_RERANK_CACHE_MB) "
+            f"one, 0 or more, such as the default {Config.rerank_cache_mb}"
+        )
+    return value
 
 
 def rerank_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {"rerank": args.rerank, "rerank_model": args.rerank_model}
+    return {"rerank": args.rerank, "rerank_model": args.rerank_model, "rerank_cache_mb": args.rerank_cache_mb}
 
 
 def answer_options(sp: argparse.ArgumentParser) -> None:

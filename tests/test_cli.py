@@ -50,6 +50,20 @@ def test_errors_are_messages_not_tracebacks(tmp_path):
     assert bad.returncode == 2 and "'strict' is not a number between 0 and 1" in bad.stderr
     bad = _run("eval", "--corpus", "c", "--questions", "q", "--checkpoint-every", "0", check=False)
     assert bad.returncode == 2 and "'0' is not a positive whole number" in bad.stderr
+    bad = _run("search", "x", "--rerank-cache-mb", "-5", check=False)
+    assert bad.returncode == 2 and "'-5' is not a whole number of megabytes" in bad.stderr
+
+
+def test_rerank_memory_is_set_from_the_command_line_or_the_environment(monkeypatch):
+    from rag.cli import _parser, rerank_settings
+    from rag.config import Config
+
+    args = _parser().parse_args(["search", "x", "--rerank-cache-mb", "0"])
+    assert rerank_settings(args)["rerank_cache_mb"] == 0
+    monkeypatch.setenv("RAG_RERANK_CACHE_MB", "64")
+    assert rerank_settings(_parser().parse_args(["ask", "x"]))["rerank_cache_mb"] == 64
+    monkeypatch.delenv("RAG_RERANK_CACHE_MB")
+    assert rerank_settings(_parser().parse_args(["chat"]))["rerank_cache_mb"] == Config.rerank_cache_mb
 
 
 def test_eval_command_prints_metrics(tmp_path):
