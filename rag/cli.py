@@ -402,6 +402,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "store": args.store,
         "answerer": args.answerer,
         "rerank": config.rerank and args.mode == "hybrid",
+        "rerank_cache_mb": config.rerank_cache_mb,
         "min_support": config.min_support,
         "embedding_backend": stats.embedding_backend,
         "chunks": stats.chunks,
