@@ -6,7 +6,9 @@ set's questions (another corpus, another language) are not. Those are asked too,
 
 For each question the script keeps what a gate could read: the best evidence sentence's support
 (what the shipped gate thresholds, `Config.min_support`), the reranking LM's score of the top passage
-(mean log-probability of the question after it) and the top passage's dense similarity. It prints
+(mean log-probability of the question after it), what that passage adds to the question's
+likelihood over an empty passage (`lm_gain`), how far it stands above the second (`lm_gap`) and the
+top passage's dense similarity. It prints
 the shares answered, answered with a gold answer (hit rate) and refused for several values of
 `min_support` (the operating points a user can choose), and how well each signal tells answerable
 from answer-removed questions (ROC AUC); `--json` writes them with the per-question values, so other
@@ -60,11 +62,19 @@ def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[
     # The answer the extractive answerer would give at any gate (threshold 0), so that its hit is
     # known at every `min_support`; `answered` is the shipped gate's verdict.
     answer = answer_question(question, hits, idx, rag.embedder, threshold=0.0)
+    lm = [h.rerank_score for h in hits if h.rerank_score is not None]
+    if (question, "") not in lm_memo:  # how likely the question is after an empty passage
+        lm_memo[question, ""] = rag.reranker.scores(question, [("", "")], lang=lang)[0]
+    null = lm_memo[question, ""]
     return {
         "answered": answer.answered and answer.support >= c.min_support,
         "text": answer.text,
         "support": answer.support,
-        "lm": hits[0].rerank_score if hits and hits[0].rerank_score is not None else None,
+        "lm": lm[0] if lm else None,
+        # what the top passage adds to the question's likelihood (pointwise mutual information)
+        "lm_gain": lm[0] - null if lm else None,
+        # how far the top passage stands above the next one
+        "lm_gap": lm[0] - lm[1] if len(lm) > 1 else None,
         "dense": hits[0].dense_score if hits else None,
         "passages": len(hits),
     }
@@ -94,7 +104,7 @@ def operating_points(
         if other:
             row["refused (other set)"] = sum(r["support"] < t for r in other) / len(other)
         out[f"min_support {t}"] = row
-    for key in ("support", "lm", "dense"):
+    for key in ("support", "lm", "lm_gain", "lm_gap", "dense"):
         pos = [r[key] for r in answerable if r[key] is not None]
         neg = [r[key] for r in removed if r[key] is not None]
         out[f"AUC {key} (answerable vs answer removed)"] = auc(pos, neg)
