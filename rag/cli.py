@@ -9,7 +9,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,14 +116,35 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return n
+def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], problem: str) -> Callable[[str], Any]:
+    """An argparse type: `convert` the text, and refuse it unless `ok`, with `problem` (formatted
+    with the text as `{text!r}`) as the message."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(problem.format(text=text))
+        return value
+
+    return parse
+
+
+_positive_int = _checked(int, lambda n: n >= 1, "{text!r} is not a positive whole number")
+_megabytes = _checked(
+    int,
+    lambda n: n >= 0,
+    "{text!r} is not a whole number of megabytes; give --rerank-cache-mb (or $RAG_RERANK_CACHE_MB) "
+    f"one, 0 or more, such as the default {Config.rerank_cache_mb}",
+)
+_share = _checked(
+    float,
+    lambda x: 0.0 <= x <= 1.0,
+    "{text!r} is not a number between 0 and 1; give --min-support (or $RAG_MIN_SUPPORT) one, "
+    f"such as the default {Config.min_support}",
+)
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
@@ -167,19 +188,6 @@ def rerank_options(sp: argparse.ArgumentParser) -> None:
     )
 
 
-def _megabytes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a whole number of megabytes; give --rerank-cache-mb (or $RAG_RERANK_CACHE_MB) "
-            f"one, 0 or more, such as the default {Config.rerank_cache_mb}"
-        )
-    return value
-
-
 def rerank_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"rerank": args.rerank, "rerank_model": args.rerank_model, "rerank_cache_mb": args.rerank_cache_mb}
 
@@ -208,19 +216,6 @@ def answer_options(sp: argparse.ArgumentParser) -> None:
         help=f"how strong the evidence must be to answer, 0-1 (default {Config.min_support}, or $RAG_MIN_SUPPORT); "
         "higher refuses more questions the sources only come close to answering (BENCHMARKS.md)",
     )
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number between 0 and 1; give --min-support (or $RAG_MIN_SUPPORT) one, "
-            f"such as the default {Config.min_support}"
-        )
-    return value
 
 
 def answer_settings(args: argparse.Namespace) -> dict[str, Any]:
