@@ -9,8 +9,16 @@ Heavy libraries (torch, faiss, transformers) load on first use, so `import rag` 
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING, Any
+
+# subtle: torch runs the reranker's bf16 products through oneDNN, which keeps a compiled kernel
+# for every matrix shape it meets (up to 1,024 by default); each question's batch has new shapes,
+# so that cache alone grew the resident memory ~5 MB a question. 128 shapes cost no speed here
+# and keep ~600 MB less after 200 questions (BENCHMARKS.md). A default only: a value already set
+# wins. It must be set before torch makes its first product, hence here.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "128")
 
 from .config import Config
 from .errors import (

@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 Runtime = Literal["onnxruntime", "openvino"]
 Precision = Literal["fp32", "bf16", "int8"]
 FORMAT = 1  # bump when the export layout changes: older exports are then made again
+# subtle: OpenVINO compiles and keeps kernels for every input shape (batch x tokens) it meets, up to
+# 5,000 by default at ~1.5-2 MB each, and every question's sentences make new shapes: the answer
+# stage grew the process by ~1 GB over 600 batches. Padding to a multiple of 8 tokens makes far
+# fewer shapes (and is faster: fewer compilations); the cap bounds what is kept (BENCHMARKS.md).
+PAD_MULTIPLE = 8
+RUNTIME_CACHE_SHAPES = 256
 _POOLING = ("mean", "cls", "max", "lasttoken")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -178,7 +184,7 @@ class OnnxModel:
         self._tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tok.enable_truncation(max_length=self.max_seq_length)
         pad = self._pad_token(folder)
-        self._tok.enable_padding(pad_id=self._tok.token_to_id(pad) or 0, pad_token=pad)
+        self._tok.enable_padding(pad_id=self._tok.token_to_id(pad) or 0, pad_token=pad, pad_to_multiple_of=PAD_MULTIPLE)
         path = folder / ("model.int8.onnx" if precision == "int8" else "model.onnx")
         self._run = _session(path, runtime, precision, threads)
 
@@ -237,7 +243,10 @@ def _session(path: Path, runtime: Runtime, precision: Precision, threads: int) -
     if runtime == "openvino":
         import openvino as ov
 
-        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+        config: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+            "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_SHAPES,
+        }
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         compiled = ov.Core().compile_model(str(path), "CPU", config)

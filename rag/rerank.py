@@ -7,6 +7,7 @@ Owns the scoring; knows nothing about indexes or answers.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,7 +32,8 @@ MAX_QUESTION_TOKENS = 96
 # ~18 KB per token for Gemma 3 270M, so ~3.5 MB per 650-character passage and ~140 passages here.
 PREFIX_CACHE_MB = 512
 # Passages whose prefixes are computed in one batch; the output layer is run on at most this many
-# question positions at once (each row of logits is 1 MB in float32).
+# question positions at once (each row of logits is 1 MB in float32). Fewer rows per call hold less
+# memory but read the 335 MB output matrix more often: 64 took 0.25 s more per question than 256.
 PREFIX_BATCH = 16
 HEAD_POSITIONS = 256
 
@@ -202,8 +204,12 @@ class Reranker:
                 continue
             self._prefixes[key] = state
             self._prefix_bytes += state.nbytes
+        evicted = 0
         while self._prefix_bytes > self._prefix_budget and self._prefixes:
-            self._prefix_bytes -= self._prefixes.popitem(last=False)[1].nbytes
+            evicted += self._prefixes.popitem(last=False)[1].nbytes
+        self._prefix_bytes -= evicted
+        if evicted:
+            _return_freed_memory()
         return [found[tuple(p)] for p in prefixes]
 
     def _logprobs(self, hidden: Any, q_ids: list[int]) -> Any:
@@ -217,14 +223,35 @@ class Reranker:
         for start in range(0, hidden.shape[0], step):
             # subtle: only the question positions need the 262k-word output layer; running it on
             # every position would cost more than the transformer itself.
-            logits = self.model.lm_head(hidden[start : start + step])
+            logits = self.model.lm_head(hidden[start : start + step]).float()
             if cap:
-                logits = torch.tanh(logits.float() / cap) * cap
+                logits.div_(cap).tanh_().mul_(cap)
             # log P = logit - logsumexp(logits): one float pass over the logits instead of a
             # whole log-softmax written out (389 -> 316 ms for 12 passages x 17 tokens here).
-            picked = logits[:, torch.arange(len(q_ids)), target].float()
-            out[start : start + step] = (picked - torch.logsumexp(logits.float(), dim=-1)).numpy()
+            picked = logits[:, torch.arange(len(q_ids)), target]
+            out[start : start + step] = (picked - torch.logsumexp(logits, dim=-1)).numpy()
         return out
+
+
+def _return_freed_memory() -> None:
+    """Give the pages of evicted keys and values back to the system (glibc only; elsewhere a no-op)."""
+    # subtle: a passage's ~36 tensors are ~100 KB each, below glibc's mmap threshold, so they live
+    # in the heap; freed in LRU order they leave holes glibc keeps: resident memory grew ~200 MB
+    # more over 60 squad-en questions without this (BENCHMARKS.md).
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
 
 
 def _right_padded(rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:

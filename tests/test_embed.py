@@ -46,6 +46,19 @@ def test_backend_matches_torch(backend, torch_embedder, cache):
     assert q.shape == (1, e.dim)
 
 
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_inputs_padded_to_fewer_shapes_give_the_same_vectors(backend, cache):
+    """Batches are padded to a multiple of 8 tokens (fewer shapes for the runtime to compile and
+    keep); a text's vector does not depend on its batch or its padding."""
+    from rag.onnx_model import PAD_MULTIPLE
+
+    e = Embedder(backend=backend, cache_dir=cache)
+    assert len(e._onnx._tok.encode("x").ids) % PAD_MULTIPLE == 0
+    together = e.embed_passages(TEXTS)
+    alone = np.vstack([e.embed_passages([t]) for t in TEXTS])
+    assert np.sum(together * alone, axis=1).min() >= 0.9999
+
+
 @pytest.mark.parametrize("backend", LOSSLESS)
 def test_lossless_backends_rank_passages_like_torch(backend, torch_embedder, cache, piaf_rag):
     passages = [c.text for c in piaf_rag.current().chunks[:300]]

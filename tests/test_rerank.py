@@ -9,7 +9,7 @@ import pytest
 from rag.evaluation import read_questions, retrieval_metrics
 from rag.records import Chunk, Hit
 
-from .conftest import DATA
+from .conftest import DATA, ROOT
 
 
 def _hits(n):
@@ -163,6 +163,26 @@ def test_kept_passages_stay_within_their_memory(reranker, monkeypatch):
     reranker.scores("Qui ?", [one], lang="fr")
     size = reranker._prefix_bytes
     monkeypatch.setattr(reranker, "_prefix_budget", 2 * size)
+    from rag import rerank
+
+    released = []
+    real = rerank._return_freed_memory
+    monkeypatch.setattr(rerank, "_return_freed_memory", lambda: released.append(real()))
     texts = [("Article", f"Phrase numéro {i} sur un sujet.") for i in range(6)]
     scores = reranker.scores("Quel numéro ?", texts, lang="fr")
     assert len(scores) == 6 and reranker._prefix_bytes <= 2 * size and len(reranker._prefixes) <= 2
+    assert released == [None]  # the evicted passages' memory is handed back once per call
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "128"), ("7", "7")])
+def test_importing_rag_caps_onednn_kernel_memory_unless_told_otherwise(given, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    if given is not None:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = given
+    code = "import os, rag; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
