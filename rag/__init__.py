@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 # subtle: torch runs the reranker's bf16 products through oneDNN, which keeps a compiled kernel
 # for every matrix shape it meets (up to 1,024 by default); each question's batch has new shapes,
-# so that cache alone grew the resident memory ~5 MB a question. 128 shapes cost no speed here
-# and keep ~600 MB less after 200 questions (BENCHMARKS.md). A default only: a value already set
+# so that cache alone grew the resident memory ~5 MB a question. 128 shapes kept ~600 MB less
+# after 200 squad-en questions at the same speed; under concurrent load on a small corpus they may
+# cost some throughput (one run: 7%; BENCHMARKS.md). A default only: a value already set
 # wins. It must be set before torch makes its first product, hence here.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "128")
 

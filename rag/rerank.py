@@ -204,10 +204,10 @@ class Reranker:
                 continue
             self._prefixes[key] = state
             self._prefix_bytes += state.nbytes
-        evicted = 0
+        evicted = False
         while self._prefix_bytes > self._prefix_budget and self._prefixes:
-            evicted += self._prefixes.popitem(last=False)[1].nbytes
-        self._prefix_bytes -= evicted
+            self._prefix_bytes -= self._prefixes.popitem(last=False)[1].nbytes
+            evicted = True
         if evicted:
             _return_freed_memory()
         return [found[tuple(p)] for p in prefixes]
