@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 # subtle: torch runs the reranker's bf16 products through oneDNN, which keeps a compiled kernel
 # for every matrix shape it meets (up to 1,024 by default); each question's batch has new shapes,
-# so that cache alone grew the resident memory ~5 MB a question. 128 shapes kept ~600 MB less
-# after 200 squad-en questions at the same speed; under concurrent load on a small corpus they may
-# cost some throughput (one run: 7%; BENCHMARKS.md). A default only: a value already set
-# wins. It must be set before torch makes its first product, hence here.
+# so that cache alone grew the resident memory ~5 MB a question. 128 shapes: ~500 MB less at the
+# peak over 200 squad-en questions, and no speed difference this machine can show there or under
+# concurrent load on the seed articles (three runs each; BENCHMARKS.md). A default only: a value
+# already set wins. It must be set before torch makes its first product, hence here.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "128")
 
 from .config import Config
