@@ -11,9 +11,11 @@ mkdir -p benchmarks/results
 export HF_HUB_OFFLINE=1
 run() { .venv/bin/python -m rag eval --corpus "$EVAL/$1/corpus.jsonl" --questions "$EVAL/$1/questions.jsonl" "${@:2}"; }
 # A real OpenAI-compatible server (llama.cpp's) on the bundled GGUF, for the `openai` answerer.
+# --logits_all false: the server's default (true) runs Gemma's 262k-word output layer on every
+# prompt token, which doubled the time to answer here (BENCHMARKS.md).
 GGUF=$(.venv/bin/python -c "from rag.llm import default_cache_dir, resolve_llm as r; print('/'.join(r('', default_cache_dir())))")
 .venv/bin/python -m llama_cpp.server --model "$GGUF" --host 127.0.0.1 --port 8090 --n_threads 2 --model_alias gemma \
-  > "${TMPDIR:-/tmp}/rag-llama-server.log" 2>&1 &
+  --logits_all false > "${TMPDIR:-/tmp}/rag-llama-server.log" 2>&1 &
 server=$!
 trap 'kill $server' EXIT
 for set in piaf-fr squad-en; do

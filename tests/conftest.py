@@ -154,6 +154,7 @@ def openai_server(tmp_path_factory):
     folder, gguf = resolve_llm("", default_cache_dir())
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(Path(folder) / gguf), "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n_threads", "2", "--model_alias", "gemma"]
+    # --logits_all false: the server's default runs the 262k-word output layer on every prompt token.
+    cmd += ["--port", str(port), "--n_threads", "2", "--model_alias", "gemma", "--logits_all", "false"]
     with serve(cmd, port, tmp_path_factory.mktemp("llama-server") / "server.log"):
         yield f"http://127.0.0.1:{port}/v1"
