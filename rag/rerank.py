@@ -32,10 +32,14 @@ MAX_QUESTION_TOKENS = 96
 # ~18 KB per token for Gemma 3 270M, so ~3.5 MB per 650-character passage and ~140 passages here.
 PREFIX_CACHE_MB = 512
 # Passages whose prefixes are computed in one batch; the output layer is run on at most this many
-# question positions at once (each row of logits is 1 MB in float32). Fewer rows per call hold less
-# memory but read the 335 MB output matrix more often: 64 took 0.25 s more per question than 256.
+# question positions at once (fewer read the 335 MB output matrix more often: 64 took 0.25 s more
+# per question than 256), over this many words of the vocabulary at a time: the logits never exist
+# whole (262,144 words x 256 positions were 134 MB in bf16 and 268 MB more in float32), and a slice
+# of 8,192 stays in the processor's cache from the product to its logsumexp, which made the layer
+# ~2x faster than writing all the logits out and reading them back (BENCHMARKS.md).
 PREFIX_BATCH = 16
 HEAD_POSITIONS = 256
+VOCAB_SLICE = 8192
 
 _shared: dict[tuple[str, str, int], Reranker] = {}
 _shared_lms: dict[tuple[str, str], Any] = {}  # the loaded models, shared by rerankers of any memory
@@ -215,7 +219,9 @@ class Reranker:
     def _logprobs(self, hidden: Any, q_ids: list[int]) -> Any:
         """log P(question token) from the hidden states (passages, question tokens, width)."""
         import torch
+        import torch.nn.functional as F
 
+        weight, bias = self.model.lm_head.weight, self.model.lm_head.bias
         target = torch.tensor(q_ids)
         out = np.zeros((hidden.shape[0], len(q_ids)), dtype=np.float32)
         step = max(1, HEAD_POSITIONS // len(q_ids))
@@ -223,13 +229,20 @@ class Reranker:
         for start in range(0, hidden.shape[0], step):
             # subtle: only the question positions need the 262k-word output layer; running it on
             # every position would cost more than the transformer itself.
-            logits = self.model.lm_head(hidden[start : start + step]).float()
-            if cap:
-                logits.div_(cap).tanh_().mul_(cap)
-            # log P = logit - logsumexp(logits): one float pass over the logits instead of a
-            # whole log-softmax written out (389 -> 316 ms for 12 passages x 17 tokens here).
-            picked = logits[:, torch.arange(len(q_ids)), target]
-            out[start : start + step] = (picked - torch.logsumexp(logits, dim=-1)).numpy()
+            part = hidden[start : start + step]
+            lse = torch.full(part.shape[:2], -torch.inf)
+            picked = torch.zeros(part.shape[:2])
+            # log P = logit - logsumexp(logits), the logsumexp gathered slice by slice of the vocabulary.
+            for first in range(0, weight.shape[0], VOCAB_SLICE):
+                last = first + VOCAB_SLICE
+                logits = F.linear(part, weight[first:last], None if bias is None else bias[first:last]).float()
+                if cap:
+                    logits.div_(cap).tanh_().mul_(cap)
+                lse = torch.logaddexp(lse, torch.logsumexp(logits, dim=-1))
+                here = ((target >= first) & (target < last)).nonzero().flatten()
+                if len(here):
+                    picked[:, here] = logits[:, here, target[here] - first]
+            out[start : start + step] = (picked - lse).numpy()
         return out
 
 

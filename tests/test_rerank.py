@@ -102,6 +102,27 @@ def test_token_logprobs_are_what_the_score_averages(reranker):
     assert reranker.token_logprobs(q, [], lang="fr").shape == (0, 0)
 
 
+def test_log_probabilities_are_those_of_the_whole_vocabulary(reranker):
+    """The output layer runs slice by slice of the vocabulary (`VOCAB_SLICE`): the result is the
+    log-softmax over all of it, whichever slice each question token falls in."""
+    import torch
+
+    from rag.rerank import VOCAB_SLICE
+
+    vocab = reranker.model.lm_head.weight.shape[0]
+    q_ids = reranker.tokenizer(" Qui a fondé Character.ai ?", add_special_tokens=False).input_ids
+    q_ids += [vocab - 1, VOCAB_SLICE, VOCAB_SLICE - 1]  # the last word, and either side of a slice's edge
+    texts = ["Noam Shazeer a fondé Character.ai en 2021, après Google.", "Le castor construit des barrages."]
+    ids = reranker.tokenizer(texts, return_tensors="pt", padding=True).input_ids
+    with torch.inference_mode():
+        hidden = reranker.model.model(input_ids=ids).last_hidden_state[:, : len(q_ids)]
+        whole = torch.log_softmax(reranker.model.lm_head(hidden).float(), dim=-1)
+        expected = whole[:, torch.arange(len(q_ids)), torch.tensor(q_ids)].numpy()
+        got = reranker._logprobs(hidden, q_ids)
+    assert got.shape == (2, len(q_ids))
+    assert got == pytest.approx(expected, abs=1e-4)
+
+
 def test_overlong_passages_and_empty_input(reranker):
     assert reranker.scores("Question ?", [], lang="fr") == []
     (s,) = reranker.scores("Qui ?", [("T", "mot " * 3000)], lang="fr")
