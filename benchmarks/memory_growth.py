@@ -48,10 +48,6 @@ class MallInfo2(ctypes.Structure):
     ]
 
 
-def resident_mb() -> float:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, required=True)
@@ -67,18 +63,17 @@ def main() -> None:
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = MallInfo2
 
+    import psutil
+
     from rag import index as index_io
+    from rag.evaluation import read_questions
     from rag.pipeline import RAG
 
     rag = RAG(args.index)
     if not index_io.exists(rag.index_dir):
         rag.index([args.corpus])
-    questions: list[str] = []
-    for path in args.questions:
-        questions += [
-            json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-        ]
-    questions = list(dict.fromkeys(questions))[: args.limit or None]
+    asked = [q.question for path in args.questions for q in read_questions(path)]
+    questions = list(dict.fromkeys(asked))[: args.limit or None]
     rows: list[dict[str, object]] = []
     growth: list[dict[str, object]] = []
     first = None
@@ -96,7 +91,7 @@ def main() -> None:
             {
                 "questions": n,
                 "seconds": round(time.perf_counter() - start, 1),
-                "resident_mb": round(resident_mb(), 1),
+                "resident_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
                 "heap_in_use_mb": round(heap.uordblks / 2**20, 1),
                 "heap_freed_kept_mb": round(heap.fordblks / 2**20, 1),
                 "heap_arenas_mb": round(heap.arena / 2**20, 1),
