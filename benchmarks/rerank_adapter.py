@@ -182,7 +182,10 @@ def main() -> None:
 
 def logprobs(reranker: Reranker, pool: Pool, *, with_adapter: bool) -> Any:
     """log P(question token | passage), (passages, question tokens): the passages' keys and values by
-    the model alone (kept), the question's tokens with or without the adapter; differentiable."""
+    the model alone (kept), the question's tokens with or without the adapter; differentiable. As
+    `Reranker.token_logprobs` reads them, except that nothing is cut at `MAX_PASSAGE_TOKENS` /
+    `MAX_QUESTION_TOKENS` and no passage is read whole past the sliding window: the public sets'
+    ~650-character chunks and their questions are far shorter than either."""
     import torch
 
     head, tail = TEMPLATES[pool.lang]

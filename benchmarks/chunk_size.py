@@ -1,0 +1,44 @@
+"""Retrieval of the default pipeline (hybrid + rerank) with chunks of another target size: recall@k,
+MRR@10 and characters in the top 5, on all the questions, the tuning third and the other two thirds.
+The index is built into the eval harness's cache under its own settings (the chunk size is one).
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/chunk_size.py --corpus ../shared/eval/piaf-fr/corpus.jsonl \\
+    --questions ../shared/eval/piaf-fr/questions.jsonl --chunk-chars 850 [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
+
+from eval_set import K, add_eval_set_options, record, splits  # benchmarks/, the script's own folder
+
+from rag.config import Config
+from rag.evaluation import cached_index_dir, read_questions, retrieval_metrics
+from rag.pipeline import RAG
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_eval_set_options(parser, every=1)
+    parser.add_argument("--chunk-chars", type=int, required=True)
+    args = parser.parse_args()
+    config = Config().with_(chunk_chars=args.chunk_chars)
+    rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
+    rag.index([args.corpus], on_progress=None)
+    questions = read_questions(args.questions)[:: args.every]
+    ranked = {q.question: rag.search(q.question, k=K) for q in questions}
+    results: dict[str, object] = {"corpus": str(args.corpus), "chunk_chars": args.chunk_chars}
+    for split, rows in splits(len(questions), args.every).items():
+        m = retrieval_metrics([questions[i] for i in rows], ranked.__getitem__)
+        record(results, f"chunks of {args.chunk_chars} characters{split}", m)
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
