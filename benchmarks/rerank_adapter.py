@@ -15,7 +15,7 @@ and values are those the reranker keeps), only the question's tokens by the adap
 adapter adds scale * B A x (rank `--rank`, scale alpha / rank, B = 0 at the start) to the chosen
 linear layers of every decoder layer. Measured and not kept in the pipeline (BENCHMARKS.md).
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/rerank_adapter.py --eval-dir ../shared/eval \
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/rerank_adapter.py --eval-dir ../shared/eval \\
     --json benchmarks/results/rerank-adapter.json
 (~55 min on 2 cores: 2 x 820 training steps, 350 held-out questions reranked twice.)
 """
