@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import K, add_eval_set_options, record, splits  # benchmarks/, the script's own folder
+from eval_set import K, add_eval_set_options, record_retrieval  # benchmarks/, the script's own folder
 
 from rag.config import Config
-from rag.evaluation import cached_index_dir, read_questions, retrieval_metrics
+from rag.evaluation import cached_index_dir, read_questions
 from rag.pipeline import RAG
 
 
@@ -33,9 +33,7 @@ def main() -> None:
     questions = read_questions(args.questions)[:: args.every]
     ranked = {q.question: rag.search(q.question, k=K) for q in questions}
     results: dict[str, object] = {"corpus": str(args.corpus), "chunk_chars": args.chunk_chars}
-    for split, rows in splits(len(questions), args.every).items():
-        m = retrieval_metrics([questions[i] for i in rows], ranked.__getitem__)
-        record(results, f"chunks of {args.chunk_chars} characters{split}", m)
+    record_retrieval(results, f"chunks of {args.chunk_chars} characters", questions, ranked, args.every)
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -15,7 +15,7 @@ from typing import Any
 from tqdm import tqdm
 
 from rag.config import Config
-from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_questions
+from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_questions, retrieval_metrics
 from rag.lang import detect_lang
 from rag.pipeline import RAG
 from rag.records import Hit, Lang
@@ -50,6 +50,15 @@ def record(results: dict[str, object], label: str, metrics: dict[str, Any]) -> N
     m = {k: v for k, v in metrics.items() if not k.endswith(("_ms_p50", "_ms_p95"))}
     results[label] = m
     print(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+
+
+def record_retrieval(
+    results: dict[str, object], label: str, questions: Sequence[Question], ranked: dict[str, list[Hit]], every: int
+) -> None:
+    """`record` one variant's retrieval metrics (`ranked`: each question's hits, best first) for each of
+    `splits`: all the questions and, when every question is used, the tuning third and the other two."""
+    for split, rows in splits(len(questions), every).items():
+        record(results, label + split, retrieval_metrics([questions[i] for i in rows], ranked.__getitem__))
 
 
 def open_eval_set(args: argparse.Namespace) -> tuple[RAG, list[Question]]:

@@ -23,13 +23,11 @@ from eval_set import (  # benchmarks/, the script's own folder
     Pool,
     add_eval_set_options,
     open_eval_set,
-    record,
+    record_retrieval,
     rerank_pools,
-    splits,
 )
 
 from rag.answer import select_evidence
-from rag.evaluation import retrieval_metrics
 from rag.rerank import zscores
 
 # (overlap weight, dense weight) added to the shipped mix
@@ -54,7 +52,6 @@ def main() -> None:
         }
         pools.append((pool, signals))
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
-    parts = splits(len(questions), args.every)
     w = config.rerank_weight
     for wo, wd in VARIANTS:
         ranked = {}
@@ -66,9 +63,7 @@ def main() -> None:
                 mixed = mixed + wo * zscores(p["overlap"]) + wd * zscores(p["dense"])
                 order.sort(key=lambda i: (-mixed[i], i))
             ranked[pool.question.question] = [hits[i] for i in order[:K]]
-        for split, rows in parts.items():
-            m = retrieval_metrics([questions[i] for i in rows], ranked.__getitem__)
-            record(results, f"overlap {wo}, dense {wd}{split}", m)
+        record_retrieval(results, f"overlap {wo}, dense {wd}", questions, ranked, args.every)
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 

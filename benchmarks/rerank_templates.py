@@ -22,13 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from eval_set import (  # benchmarks/, the script's own folder
     add_eval_set_options,
     open_eval_set,
-    record,
+    record_retrieval,
     rerank_pools,
-    splits,
 )
 
 from rag import rerank as reranking
-from rag.evaluation import retrieval_metrics
 from rag.records import Hit, Lang
 
 # Per language: (passage prefix, question suffix), as `rerank.TEMPLATES`.
@@ -65,10 +63,8 @@ def main() -> None:
         for a, b in ENSEMBLES:
             ranked[f"{a} + {b}"][q] = pool.rerank(list(scores[a] + scores[b]), weight=config.rerank_weight)
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
-    parts = splits(len(questions), args.every)
     for label in labels:
-        for split, rows in parts.items():
-            record(results, label + split, retrieval_metrics([questions[i] for i in rows], ranked[label].__getitem__))
+        record_retrieval(results, label, questions, ranked[label], args.every)
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 

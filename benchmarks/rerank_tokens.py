@@ -35,13 +35,10 @@ from eval_set import (  # benchmarks/, the script's own folder
     add_eval_set_options,
     open_eval_set,
     read_cache,
-    record,
+    record_retrieval,
     rerank_pools,
-    splits,
     write_cache,
 )
-
-from rag.evaluation import retrieval_metrics
 
 
 def _mean(lp: Any, prior: Any) -> Any:
@@ -87,13 +84,11 @@ def main() -> None:
             pools.append((pool, lp, prior))
         write_cache(args.scores_cache, key, pools)
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "every": args.every}
-    parts = splits(len(questions), args.every)
     for label, score in VARIANTS.items():
         ranked = {}
         for pool, lp, prior in pools:
             ranked[pool.question.question] = pool.rerank(list(score(lp, prior)), weight=config.rerank_weight)
-        for split, rows in parts.items():
-            record(results, label + split, retrieval_metrics([questions[i] for i in rows], ranked.__getitem__))
+        record_retrieval(results, label, questions, ranked, args.every)
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 
