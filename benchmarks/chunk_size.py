@@ -15,11 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import K, add_eval_set_options, record_retrieval  # benchmarks/, the script's own folder
+from eval_set import K, add_eval_set_options, open_eval_set, record_retrieval  # benchmarks/, the script's own folder
 
 from rag.config import Config
-from rag.evaluation import cached_index_dir, read_questions
-from rag.pipeline import RAG
 
 
 def main() -> None:
@@ -27,10 +25,7 @@ def main() -> None:
     add_eval_set_options(parser, every=1)
     parser.add_argument("--chunk-chars", type=int, required=True)
     args = parser.parse_args()
-    config = Config().with_(chunk_chars=args.chunk_chars)
-    rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
-    rag.index([args.corpus], on_progress=None)
-    questions = read_questions(args.questions)[:: args.every]
+    rag, questions = open_eval_set(args, Config().with_(chunk_chars=args.chunk_chars))
     ranked = {q.question: rag.search(q.question, k=K) for q in questions}
     results: dict[str, object] = {"corpus": str(args.corpus), "chunk_chars": args.chunk_chars}
     record_retrieval(results, f"chunks of {args.chunk_chars} characters", questions, ranked, args.every)

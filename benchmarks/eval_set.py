@@ -61,12 +61,18 @@ def record_retrieval(
         record(results, label + split, retrieval_metrics([questions[i] for i in rows], ranked.__getitem__))
 
 
-def open_eval_set(args: argparse.Namespace) -> tuple[RAG, list[Question]]:
-    """The default pipeline over the corpus's cached index (built if missing) and every n-th question."""
-    config = Config()
-    rag = RAG(cached_index_dir(args.cache, args.corpus, config, "flat"), config=config)
-    rag.index([args.corpus], on_progress=None)
-    return rag, read_questions(args.questions)[:: args.every]
+def open_index(cache: Path, corpus: Path, config: Config) -> RAG:
+    """The pipeline with `config` over the corpus's index in the eval harness's `cache`, built under
+    `config`'s settings if missing."""
+    rag = RAG(cached_index_dir(cache, corpus, config, "flat"), config=config)
+    rag.index([corpus], on_progress=None)
+    return rag
+
+
+def open_eval_set(args: argparse.Namespace, config: Config | None = None) -> tuple[RAG, list[Question]]:
+    """The pipeline (the default one unless `config`) over the corpus's cached index (built if
+    missing) and every n-th question."""
+    return open_index(args.cache, args.corpus, config or Config()), read_questions(args.questions)[:: args.every]
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import Pool, rerank_pools  # benchmarks/, the script's own folder
+from eval_set import Pool, open_index, rerank_pools  # benchmarks/, the script's own folder
 
 from rag.config import Config
-from rag.evaluation import EVAL_CACHE, cached_index_dir, contains_answer, read_questions, retrieval_metrics
-from rag.pipeline import RAG
+from rag.evaluation import EVAL_CACHE, contains_answer, read_questions, retrieval_metrics
 from rag.rerank import TEMPLATES, Reranker
 
 SETS = ("piaf-fr", "squad-en")
@@ -114,8 +113,7 @@ def main() -> None:
     held: dict[str, set[int]] = {}
     for name in SETS:
         corpus, questions_file = args.eval_dir / name / "corpus.jsonl", args.eval_dir / name / "questions.jsonl"
-        rag = RAG(cached_index_dir(EVAL_CACHE, corpus, config, "flat"), config=config)
-        rag.index([corpus], on_progress=None)
+        rag = open_index(EVAL_CACHE, corpus, config)
         questions = read_questions(questions_file)[: args.limit or None]
         docs = sorted({q.doc_id for q in questions})
         fold = {d: i % args.folds for i, d in enumerate(docs)}
@@ -128,15 +126,15 @@ def main() -> None:
     )
 
     def metrics(name: str, rows: set[int], with_adapter: bool) -> dict[str, float]:
-        ranked = {}
-        for i in tqdm(sorted(rows), desc=f"{name} {'adapted' if with_adapter else 'model alone'}", file=sys.stderr):
+        ranked, order = {}, sorted(rows)
+        for i in tqdm(order, desc=f"{name} {'adapted' if with_adapter else 'model alone'}", file=sys.stderr):
             p = pools[name][i]
             scores = []
             if p.reranked:
                 with torch.inference_mode():
                     scores = logprobs(reranker, p, with_adapter=with_adapter).mean(1).tolist()
             ranked[p.question.question] = p.rerank(scores, weight=config.rerank_weight)
-        m = retrieval_metrics([pools[name][i].question for i in sorted(rows)], ranked.__getitem__)
+        m = retrieval_metrics([pools[name][i].question for i in order], ranked.__getitem__)
         return {k: round(v, 4) for k, v in m.items() if k.startswith(("recall", "mrr", "doc_recall", "top5"))}
 
     results: dict[str, object] = {"args": {k: str(v) for k, v in vars(args).items()}}
