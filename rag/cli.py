@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         help="Milvus: a local file for Milvus Lite (default: index/milvus.db) or http://host:19530 "
         "(token from $RAG_MILVUS_TOKEN)",
     )
+    chunk_option(sp, f"default: the existing index's, else {Config.chunk_chars}; another size needs --rebuild")
     sp.add_argument("--json", action="store_true", help="print the statistics as JSON")
     sp.set_defaults(func=_cmd_index)
 
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--unanswerable", type=Path, help="questions the corpus cannot answer (share refused)")
     sp.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
     sp.add_argument("--store", choices=("flat", "hnsw", "ivf", "milvus"), default="flat", help="vector store")
+    chunk_option(sp, f"default {Config.chunk_chars}")
     backend_option(sp)
     answer_options(sp)
     sp.add_argument("-k", "--k", type=int, default=None, help="passages the answerer reads")
@@ -133,6 +135,9 @@ def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], problem: 
 
 
 _positive_int = _checked(int, lambda n: n >= 1, "{text!r} is not a positive whole number")
+_chunk_size = _checked(
+    int, lambda n: 100 <= n <= 20_000, "{text!r} is not a chunk size in characters (a whole number, 100-20000)"
+)
 _megabytes = _checked(
     int,
     lambda n: n >= 0,
@@ -161,6 +166,16 @@ def backend_option(sp: argparse.ArgumentParser) -> None:
         default=os.environ.get("RAG_EMBEDDING_BACKEND", Config.embedding_backend),
         help="how the embedding model runs (default auto: OpenVINO, else onnxruntime, else torch; "
         "or $RAG_EMBEDDING_BACKEND)",
+    )
+
+
+def chunk_option(sp: argparse.ArgumentParser, default: str) -> None:
+    sp.add_argument(
+        "--chunk-chars",
+        type=_chunk_size,
+        default=None,
+        metavar="N",
+        help=f"target chunk size in characters (each chunk also fits the embedding model; {default})",
     )
 
 
@@ -296,7 +311,11 @@ def _cmd_index(args: argparse.Namespace) -> int:
         "milvus_token": os.environ.get("RAG_MILVUS_TOKEN", ""),
         "embedding_backend": args.embedding_backend,
     }
-    rag.config = rag.config.with_(**changes, **({"embedding_model": args.model} if args.model else {}))
+    if args.model:
+        changes["embedding_model"] = args.model
+    if args.chunk_chars:
+        changes["chunk_chars"] = args.chunk_chars
+    rag.config = rag.config.with_(**changes)
     progress = _progress_bar()
     try:
         stats = rag.index(args.paths, rebuild=args.rebuild, store=args.store, on_progress=progress)
@@ -381,6 +400,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .pipeline import RAG
 
     config = Config().with_(**answer_settings(args), embedding_backend=args.embedding_backend)
+    if args.chunk_chars:
+        config = config.with_(chunk_chars=args.chunk_chars)
     questions = read_questions(args.questions)[: args.limit]
     unanswerable = read_questions(args.unanswerable)[: args.limit] if args.unanswerable else []
     rag = RAG(cached_index_dir(args.cache, args.corpus, config, args.store), config=config)
@@ -397,6 +418,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "store": args.store,
         "answerer": args.answerer,
         "rerank": config.rerank and args.mode == "hybrid",
+        "chunk_chars": config.chunk_chars,
         "rerank_cache_mb": config.rerank_cache_mb,
         "min_support": config.min_support,
         "embedding_backend": stats.embedding_backend,

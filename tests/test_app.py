@@ -142,21 +142,25 @@ def _shown(page) -> str:
     return f"chat={bubbles!r} sources={page.locator('#sources').inner_text()[:600]!r} toasts={toasts!r}"
 
 
-def test_a_stricter_threshold_set_in_the_browser_refuses(app_url, page):
+def _set_until_shown(page, act, selector: str, value: str) -> None:
+    """Change a setting with `act` until the input at `selector` shows `value`. Done just as its
+    accordion opens, a change is sometimes put back to the default as the component mounts (seen in
+    CI, and 1 run in 3 locally for the threshold): the test would then ask under the default."""
     from playwright.sync_api import expect
 
-    page.goto(app_url)
-    page.get_by_text("Réglages").click()
-    number, slider = (page.locator(f"#min-support input[type={t}]") for t in ("number", "range"))
-    # Typed just as the accordion opens, the value is sometimes put back to the default by the
-    # slider's mounting (seen in CI, and 1 run in 3 locally): type again until the slider shows it.
     for _ in range(20):
-        number.fill("1")
-        number.blur()
-        if slider.input_value() == "1":
+        act()
+        if page.locator(selector).input_value() == value:
             break
         page.wait_for_timeout(250)
-    expect(slider).to_have_value("1")
+    expect(page.locator(selector)).to_have_value(value)
+
+
+def test_a_stricter_threshold_set_in_the_browser_refuses(app_url, page):
+    page.goto(app_url)
+    page.get_by_text("Réglages").click()
+    number = page.locator("#min-support input[type=number]")
+    _set_until_shown(page, lambda: (number.fill("1"), number.blur()), "#min-support input[type=range]", "1")
     page.get_by_label("Votre question").fill("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
     page.locator("#send").click()
     try:
@@ -226,8 +230,12 @@ def test_follow_up_question_uses_the_conversation(app_url, page):
 def test_local_answer_streams_into_the_chat(app_url, page):
     page.goto(app_url)
     page.get_by_text("Réglages").click()
-    page.locator("#answerer input").click()
-    page.get_by_role("option", name="local").click()
+    _set_until_shown(
+        page,
+        lambda: (page.locator("#answerer input").click(), page.get_by_role("option", name="local").click()),
+        "#answerer input",
+        "local",
+    )
     # Record every text the last bot message shows while the answer arrives.
     page.evaluate(
         """() => { window.__seen = new Set();

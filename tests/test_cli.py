@@ -54,6 +54,29 @@ def test_errors_are_messages_not_tracebacks(tmp_path):
     assert bad.returncode == 2 and "'-5' is not a whole number of megabytes" in bad.stderr
 
 
+def test_chunk_size_is_chosen_when_indexing_and_kept_by_the_index(tmp_path):
+    from rag.manifest import Manifest
+
+    def chunk_chars() -> int:
+        version = (tmp_path / "x" / "CURRENT").read_text().strip()
+        return Manifest.read(tmp_path / "x" / version / "manifest.json").chunker["chunk_chars"]
+
+    sources, index = str(ROOT / "sources"), ("--index", str(tmp_path / "x"))
+    small = json.loads(_run("index", sources, *index, "--chunk-chars", "300", "--json").stdout)
+    assert chunk_chars() == 300
+    again = json.loads(_run("index", sources, *index, "--json").stdout)  # the index's own size
+    assert again["embedded_chunks"] == 0 and again["chunks"] == small["chunks"]
+
+    other = _run("index", sources, *index, "--chunk-chars", "900", check=False)
+    assert other.returncode == 1 and "--rebuild" in other.stderr and "Traceback" not in other.stderr
+    assert chunk_chars() == 300 and _run("search", "Naveen Rao", *index, "--no-rerank").returncode == 0
+    large = json.loads(_run("index", sources, *index, "--chunk-chars", "900", "--rebuild", "--json").stdout)
+    assert chunk_chars() == 900 and large["chunks"] < small["chunks"]
+
+    bad = _run("index", sources, *index, "--chunk-chars", "12", check=False)
+    assert bad.returncode == 2 and "'12' is not a chunk size in characters" in bad.stderr
+
+
 def test_rerank_memory_is_set_from_the_command_line_or_the_environment(monkeypatch):
     from rag.cli import _parser, rerank_settings
     from rag.config import Config
