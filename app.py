@@ -28,14 +28,14 @@ EXAMPLES = [
 
 def render_sources(answer: Any, min_support: float | None = None) -> str:
     """The sources panel: cited passages with the quote highlighted, or related passages, and how
-    strongly the best sentence supports an answer against the threshold `min_support`."""
+    strongly the sources support an answer against the threshold `min_support`."""
     if answer is None:
         return "<div class='sources'><p>Les passages cités apparaîtront ici.</p></div>"
     parts = ["<div class='sources'>"]
     if min_support is not None:
         verdict = "atteint" if answer.support >= min_support else "non atteint"
         parts.append(
-            f"<p class='meta' id='support'>Appui de la meilleure phrase : {answer.support:.2f} "
+            f"<p class='meta' id='support'>Appui des sources : {answer.support:.2f} "
             f"(seuil {min_support:.2f} {verdict})</p>"
         )
     if answer.answered and answer.citations:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from eval_set import add_eval_set_options, open_eval_set, splits  # benchmarks/, the script's own folder
 
-from rag.answer import answer_question
+from rag.answer import answer_question, gate_support
 from rag.config import Config
 from rag.evaluation import contains_answer, read_questions
 from rag.lang import detect_lang
@@ -54,22 +54,25 @@ def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[
     if worth_reranking(pool) and todo:
         lm = rag.reranker.scores(question, passages(idx.documents, (h.chunk for h in todo)), lang=lang)
         lm_memo.update({(question, h.chunk.chunk_id): s for h, s in zip(todo, lm, strict=True)})
+    if (question, "") not in lm_memo:  # how likely the question is after an empty passage
+        lm_memo[question, ""] = rag.reranker.scores(question, [("", "")], lang=lang)[0]
+    null = lm_memo[question, ""]
     hits: list[Hit] = (
-        rerank(pool, [lm_memo[question, h.chunk.chunk_id] for h in pool], weight=c.rerank_weight, k=c.k)
+        rerank(pool, [lm_memo[question, h.chunk.chunk_id] for h in pool], weight=c.rerank_weight, k=c.k, null=null)
         if worth_reranking(pool)
         else pool[: c.k]
     )
     # The answer the extractive answerer would give at any gate (threshold 0), so that its hit is
-    # known at every `min_support`; `answered` is the shipped gate's verdict.
-    answer = answer_question(question, hits, idx, rag.embedder, threshold=0.0)
+    # known at every `min_support`; `answered` is the shipped gate's verdict. The quotes do not
+    # depend on the gate, so the sentence's own support is read with the LM's part left out.
+    answer = answer_question(question, hits, idx, rag.embedder, threshold=0.0, lm_weight=0.0)
+    gated = gate_support(answer.support, hits) if answer.answered else answer.support
     lm = [h.rerank_score for h in hits if h.rerank_score is not None]
-    if (question, "") not in lm_memo:  # how likely the question is after an empty passage
-        lm_memo[question, ""] = rag.reranker.scores(question, [("", "")], lang=lang)[0]
-    null = lm_memo[question, ""]
     return {
-        "answered": answer.answered and answer.support >= c.min_support,
+        "answered": answer.answered and gated >= c.min_support,
         "text": answer.text,
-        "support": answer.support,
+        "support": gated,
+        "sentence_support": answer.support,
         "lm": lm[0] if lm else None,
         # what the top passage adds to the question's likelihood (pointwise mutual information)
         "lm_gain": lm[0] - null if lm else None,
@@ -104,7 +107,7 @@ def operating_points(
         if other:
             row["refused (other set)"] = sum(r["support"] < t for r in other) / len(other)
         out[f"min_support {t}"] = row
-    for key in ("support", "lm", "lm_gain", "lm_gap", "dense"):
+    for key in ("support", "sentence_support", "lm", "lm_gain", "lm_gap", "dense"):
         pos = [r[key] for r in answerable if r[key] is not None]
         neg = [r[key] for r in removed if r[key] is not None]
         out[f"AUC {key} (answerable vs answer removed)"] = auc(pos, neg)

@@ -387,7 +387,7 @@ def _print_answer(answer: Any) -> None:
         print(
             "\nPassages consulted (none verifies the answer):"
             if answer.answered
-            else f"\nRelated passages (not an answer; best sentence support {answer.support:.2f}, see --min-support):"
+            else f"\nRelated passages (not an answer; support {answer.support:.2f}, see --min-support):"
         )
         for h in answer.passages[:3]:
             print(f"- {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}")

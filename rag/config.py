@@ -79,12 +79,14 @@ class Config:
     # Who writes the answer: "extractive" quotes the best sentences (no LLM; the default, chosen by
     # measurement in BENCHMARKS.md), "local" a local LLM, "openai" an OpenAI-compatible server.
     answerer: AnswererName = "extractive"
-    # The "sources don't say" gate: answer only when the best evidence sentence's support (half its
-    # dense similarity to the question, half the share of the question's words it holds) reaches
-    # this. 0.34 is calibrated against questions from another corpus (answered 0.98-0.99, refused
-    # 0.945-0.993 on the public sets); on questions whose answer was taken out of their own article it
-    # refuses only 0.11 (piaf-fr). Higher is stricter: 0.45 answers 0.90 and refuses 0.37 of those
-    # on piaf-fr (BENCHMARKS.md, "Questions the sources almost answer").
+    # The "sources don't say" gate: answer only when the support reaches this: the best evidence
+    # sentence's (half its dense similarity to the question, half the share of the question's words
+    # it holds), moved by how much the top passage raises the question's likelihood under the
+    # reranking LM (`answer.gate_support`). 0.34 is calibrated against questions from another corpus
+    # (answered 0.98-0.99, refused 0.96-0.99 on the public sets); of questions whose answer was taken
+    # out of their own article it refuses only 0.15-0.18. Higher is stricter: 0.45 answers 0.89 / 0.95
+    # and refuses 0.45 / 0.35 of those (piaf-fr / squad-en; BENCHMARKS.md, "Questions the sources
+    # almost answer").
     min_support: float = 0.34
     # Local LLM: a Hugging Face id, a local folder or a .gguf file; "" is the bundled Gemma 3 270M.
     llm_model: str = ""

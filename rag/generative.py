@@ -8,7 +8,7 @@ on one line per passage, and sentences that try to give the model instructions a
 
 from __future__ import annotations
 
-from .answer import NOT_FOUND, is_instruction, select_evidence, support
+from .answer import NOT_FOUND, gate_support, is_instruction, select_evidence, support
 from .cite import MARKER_RE, verify
 from .config import Config
 from .embed import Embedder
@@ -108,7 +108,7 @@ def answer_generated(
     `earlier` is the conversation's previous question when this one follows up on it."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
-    best_support = support(evidence[0]) if evidence else 0.0
+    best_support = gate_support(support(evidence[0]), hits) if evidence else 0.0
     refusal = Answer(
         question, NOT_FOUND[lang], False, passages=tuple(hits), answerer=llm.name, lang=lang, support=best_support
     )

@@ -120,14 +120,14 @@ class RAG:
         key = (idx.version, c.rerank_model, query, tuple(h.chunk.chunk_id for h in hits))
         scores = self._rerank_memo.get(key)
         if scores is None:  # the same question is often retrieved twice (search, then ask; a retry)
-            scores = self.reranker.scores(
-                query, passages(idx.documents, (h.chunk for h in hits)), lang=detect_lang(query)
-            )
+            # and, last, the question after an empty passage: what each passage adds to it (the gate's)
+            read = [*passages(idx.documents, (h.chunk for h in hits)), ("", "")]
+            scores = self.reranker.scores(query, read, lang=detect_lang(query))
             with self._lock:
                 self._rerank_memo[key] = scores
                 while len(self._rerank_memo) > RERANK_MEMO:
                     self._rerank_memo.pop(next(iter(self._rerank_memo)))
-        return rerank(hits, scores, weight=c.rerank_weight, k=k)
+        return rerank(hits, scores[:-1], weight=c.rerank_weight, k=k, null=scores[-1])
 
     @property
     def reranker(self) -> Reranker:

@@ -39,7 +39,8 @@ class Chunk:
 class Hit:
     """A retrieved chunk with its final score and the component scores (None when that retriever
     did not return the chunk). After reranking, `score` mixes `retrieval_score` (the hybrid score)
-    with `rerank_score` (the language model's mean log-probability of the question)."""
+    with `rerank_score` (the language model's mean log-probability of the question); `rerank_gain` is
+    how much higher that is than after no passage at all (what the passage adds to the question)."""
 
     chunk: Chunk
     score: float
@@ -50,6 +51,7 @@ class Hit:
     url: str = ""
     retrieval_score: float | None = None
     rerank_score: float | None = None
+    rerank_gain: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,8 +90,10 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     # What was retrieved with: the question, completed from the conversation for a follow-up.
     query: str = ""
-    # How well the best evidence sentence matches the question (0-1): what the answerability gate
-    # compares with `Config.min_support`, so a caller can apply a stricter threshold of its own.
+    # How well the sources support an answer (about 0-1): what the answerability gate compares with
+    # `Config.min_support`, so a caller can apply a stricter threshold of its own. The best evidence
+    # sentence's match with the question, moved by how much the top passage raises the question's
+    # likelihood under the reranking language model when it ran (`answer.gate_support`).
     support: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:

@@ -304,11 +304,14 @@ def worth_reranking(hits: Sequence[Hit]) -> bool:
     return len(hits) >= 2
 
 
-def rerank(hits: Sequence[Hit], scores: Sequence[float], *, weight: float, k: int) -> list[Hit]:
+def rerank(
+    hits: Sequence[Hit], scores: Sequence[float], *, weight: float, k: int, null: float | None = None
+) -> list[Hit]:
     """The `k` best of `hits` by weight * z(scores) + (1 - weight) * z(hit scores), renumbered.
 
     Each returned hit keeps its retrieval score in `retrieval_score`, its LM score in
-    `rerank_score`, and gets the mixed score as `score`.
+    `rerank_score`, and gets the mixed score as `score`. `null` is the question's score after an
+    empty passage; when given, each hit's `rerank_gain` is its LM score less that.
     """
     if len(scores) != len(hits):
         raise ValueError(f"got {len(scores)} scores for {len(hits)} hits")
@@ -317,7 +320,14 @@ def rerank(hits: Sequence[Hit], scores: Sequence[float], *, weight: float, k: in
     mixed = weight * zscores(scores) + (1 - weight) * zscores([h.score for h in hits])
     order = sorted(range(len(hits)), key=lambda i: (-mixed[i], i))
     return [
-        replace(hits[i], score=float(mixed[i]), rank=r, retrieval_score=hits[i].score, rerank_score=float(scores[i]))
+        replace(
+            hits[i],
+            score=float(mixed[i]),
+            rank=r,
+            retrieval_score=hits[i].score,
+            rerank_score=float(scores[i]),
+            rerank_gain=None if null is None else float(scores[i] - null),
+        )
         for r, i in enumerate(order[:k], 1)
     ]
 

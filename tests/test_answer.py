@@ -4,7 +4,17 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answer import NOT_FOUND, QUOTE_RANK_WEIGHT, answer_question, quote_score, select_evidence
+from rag.answer import (
+    GATE_LM_CAP,
+    GATE_LM_OFFSET,
+    GATE_LM_WEIGHT,
+    NOT_FOUND,
+    QUOTE_RANK_WEIGHT,
+    answer_question,
+    gate_support,
+    quote_score,
+    select_evidence,
+)
 from rag.config import Config
 from rag.evaluation import answer_metrics, read_questions
 from rag.pipeline import RAG
@@ -60,6 +70,27 @@ def test_off_topic_questions_are_refused_in_the_question_language(seed_rag, ques
     assert not a.answered
     assert a.text == NOT_FOUND[lang] and a.citations == ()
     assert a.passages  # the closest passages are still returned, as related material
+
+
+def test_the_gate_reads_the_sentence_support_moved_by_the_lm_gain_of_the_top_passage(seed_rag):
+    """What `min_support` is compared with: the best sentence's support plus GATE_LM_WEIGHT x the
+    top passage's `rerank_gain` (capped) less GATE_LM_OFFSET; without reranking, the sentence alone."""
+    q = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    hits = seed_rag.search(q)
+    gain = hits[0].rerank_gain
+    assert gain is not None
+    sentence = answer_question(q, hits, seed_rag.current(), seed_rag.embedder, threshold=0.0, lm_weight=0.0).support
+    expected = sentence + GATE_LM_WEIGHT * (min(gain, GATE_LM_CAP) - GATE_LM_OFFSET)
+    answer = seed_rag.ask(q)
+    assert answer.answered and answer.support == pytest.approx(min(1.0, max(0.0, expected)))
+    assert answer.support != pytest.approx(sentence)  # the LM's part counts
+    top = hits[0]
+    assert gate_support(0.4, [replace(top, rerank_gain=None)]) == 0.4  # not reranked
+    assert gate_support(0.4, []) == 0.4
+    capped = gate_support(0.4, [replace(top, rerank_gain=50.0)])
+    assert capped == pytest.approx(0.4 + GATE_LM_WEIGHT * (GATE_LM_CAP - GATE_LM_OFFSET))
+    assert gate_support(0.01, [replace(top, rerank_gain=-50.0)]) == 0.0  # within 0-1
+    assert gate_support(0.4, [replace(top, rerank_gain=9.0)], lm_weight=0.0) == 0.4
 
 
 def test_min_support_sets_how_strong_the_evidence_must_be(seed_rag):

@@ -199,4 +199,4 @@ def test_an_answer_no_passage_verifies_is_printed_with_the_passages_consulted(ca
     assert "(unsupported by the sources) Inventé." in out
     assert "Passages consulted (none verifies the answer):" in out and "Les castors vivent" in out
     _print_answer(Answer("q", "Non.", False, passages=(hit,), support=0.21))
-    assert "Related passages (not an answer; best sentence support 0.21, see --min-support):" in capsys.readouterr().out
+    assert "Related passages (not an answer; support 0.21, see --min-support):" in capsys.readouterr().out

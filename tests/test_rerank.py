@@ -27,6 +27,9 @@ def test_rerank_weights_and_renumbering():
     assert [h.rank for h in top] == [1, 2]
     assert top[0].score >= top[1].score
     assert top[0].rerank_score == 3.0 and top[0].retrieval_score == 2.0
+    assert top[0].rerank_gain is None  # no score after an empty passage given
+    # With the question's score after an empty passage, each hit gets what its passage adds to it.
+    assert [h.rerank_gain for h in rerank(hits, lm, weight=0.7, k=4, null=0.5)] == [2.5, 1.5, 0.5, -0.5]
     # Equal LM scores leave the retrieval order alone.
     assert [h.chunk.chunk_id for h in rerank(hits, [1.0] * 4, weight=0.7, k=4)] == ["d#0", "d#1", "d#2", "d#3"]
     with pytest.raises(ValueError, match="3 scores for 4 hits"):
@@ -135,6 +138,18 @@ def test_search_reranks_only_hybrid(seed_rag):
     assert all(h.rerank_score is not None and h.retrieval_score is not None for h in hits)
     assert "2,7 milliards" in hits[0].chunk.text
     assert all(h.rerank_score is None for h in seed_rag.search("Noam Shazeer", k=3, mode="lexical"))
+
+
+def test_search_reports_what_each_passage_adds_to_the_question(seed_rag, reranker):
+    """`rerank_gain`: the LM score less the question's score after an empty passage, read in the
+    same batch as the passages; the passage that answers raises the question's likelihood."""
+    question = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    hits = seed_rag.search(question, k=5)
+    (null,) = reranker.scores(question, [("", "")], lang="fr")
+    for h in hits:
+        assert h.rerank_score is not None and h.rerank_gain is not None
+        assert h.rerank_score - h.rerank_gain == pytest.approx(null, abs=1e-3)
+    assert hits[0].rerank_gain > 0
 
 
 def test_reranking_lifts_the_ranking_on_the_french_subset(piaf_rag):
