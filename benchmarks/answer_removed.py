@@ -4,8 +4,9 @@ out of retrieval (`retrieve.rerank_pool(exclude=...)`), so what remains is on it
 article, same names) but silent on what it asks: the hard case for a gate, which the harness's other
 set's questions (another corpus, another language) are not. Those are asked too, for comparison.
 
-For each question the script keeps what a gate could read: the best evidence sentence's support
-(what the shipped gate thresholds, `Config.min_support`), the reranking LM's score of the top passage
+For each question the script keeps what a gate could read: the shipped gate's value (`support`,
+`answer.gate_support`, compared with `Config.min_support`), the best evidence sentence's own support
+(`sentence_support`, the gate's value until 2026-11-28), the reranking LM's score of the top passage
 (mean log-probability of the question after it), what that passage adds to the question's
 likelihood over an empty passage (`lm_gain`), how far it stands above the second (`lm_gap`) and the
 top passage's dense similarity. It prints

@@ -195,10 +195,10 @@ def answer_question(
     """An extractive answer with verified citations, or a refusal in the question's language.
 
     `threshold` is the support (`gate_support`, whose LM part weighs `lm_weight`) the evidence needs
-    for an answer (the gate, `Config.min_support`); `rank_weight` is how much the passage order counts in choosing the
-    sentences to quote; `second_support` is the support a second sentence of the best one's passage
-    needs to be quoted; `dense_share` is the dense similarity's share of a sentence's own match in
-    choosing them."""
+    for an answer (the gate, `Config.min_support`); `rank_weight` is how much the passage order
+    counts in choosing the sentences to quote; `second_support` is the support a second sentence of
+    the best one's passage needs to be quoted; `dense_share` is the dense similarity's share of a
+    sentence's own match in choosing them."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
     best_support = gate_support(support(evidence[0]), hits, lm_weight) if evidence else 0.0
