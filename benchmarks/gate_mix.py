@@ -30,7 +30,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
 from answer_removed import auc  # benchmarks/, the script's own folder
+from eval_set import splits
 
+from rag.answer import lm_adjusted
 from rag.config import Config
 
 WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2)
@@ -45,17 +47,15 @@ def sentence(r: Row) -> float:
 
 
 def gated(r: Row, weight: float, cap: float, offset: float) -> float:
-    """`rag.answer.gate_support` on one recorded question."""
-    if r["lm_gain"] is None:
-        return sentence(r)
-    return min(1.0, max(0.0, sentence(r) + weight * (min(r["lm_gain"], cap) - offset)))
+    """The shipped gate's value (`rag.answer.gate_support`) for one recorded question."""
+    return lm_adjusted(sentence(r), r["lm_gain"], weight, cap, offset)
 
 
 def part(per_question: dict[str, list[Row]], which: str) -> tuple[list[Row], list[Row], list[Row]]:
-    """Answerable, answer-removed (those whose answer is really gone) and other-set rows of a part."""
-    n = len(per_question["answerable"])
-    keep = {"tuning third": lambda i: i % 3 == 0, "other two thirds": lambda i: i % 3 != 0}.get(which, lambda i: True)
-    rows = [i for i in range(n) if keep(i)]
+    """Answerable, answer-removed (those whose answer is really gone) and other-set rows of a part
+    ("all", or one of `eval_set.splits`' labels without their brackets)."""
+    suffix = "" if which == "all" else f" [{which}]"
+    rows = splits(len(per_question["answerable"]), 1)[suffix]
     removed = [per_question["answer_removed"][i] for i in rows]
     return (
         [per_question["answerable"][i] for i in rows],

@@ -174,10 +174,15 @@ def gate_support(
     the top passage raises the question's likelihood under the reranking LM over no passage
     (`Hit.rerank_gain`, capped at `lm_cap`), around a typical answerable question's gain
     (`GATE_LM_OFFSET`). Without reranking it is the sentence's support alone."""
-    gain = hits[0].rerank_gain if hits else None
+    return lm_adjusted(sentence_support, hits[0].rerank_gain if hits else None, lm_weight, lm_cap, GATE_LM_OFFSET)
+
+
+def lm_adjusted(sentence_support: float, gain: float | None, weight: float, cap: float, offset: float) -> float:
+    """`gate_support`'s arithmetic: the support plus weight x (min(gain, cap) - offset), within
+    0-1; the support alone when there is no gain (no reranking)."""
     if gain is None:
         return sentence_support
-    return min(1.0, max(0.0, sentence_support + lm_weight * (min(gain, lm_cap) - GATE_LM_OFFSET)))
+    return min(1.0, max(0.0, sentence_support + weight * (min(gain, cap) - offset)))
 
 
 def answer_question(
