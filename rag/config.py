@@ -88,6 +88,11 @@ class Config:
     # and refuses 0.45 / 0.35 of those (piaf-fr / squad-en; BENCHMARKS.md, "Questions the sources
     # almost answer").
     min_support: float = 0.34
+    # The weight of the reranking LM's gain in that support (`answer.GATE_LM_WEIGHT`, 0.05, was
+    # calibrated for the bundled Gemma 3 270M). None: that weight with the bundled reranker, 0 (the
+    # sentence's support alone) with any other `rerank_model`, whose gains are on another scale;
+    # `benchmarks/gate_mix.py` calibrates one for it.
+    gate_lm_weight: float | None = None
     # Local LLM: a Hugging Face id, a local folder or a .gguf file; "" is the bundled Gemma 3 270M.
     llm_model: str = ""
     # "auto" uses llama.cpp when llama-cpp-python is installed and the model is a GGUF (7x faster

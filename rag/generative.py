@@ -8,7 +8,7 @@ on one line per passage, and sentences that try to give the model instructions a
 
 from __future__ import annotations
 
-from .answer import NOT_FOUND, gate_support, is_instruction, select_evidence, support
+from .answer import GATE_LM_WEIGHT, NOT_FOUND, crosses_languages, gate_support, is_instruction, select_evidence, support
 from .cite import MARKER_RE, verify
 from .config import Config
 from .embed import Embedder
@@ -101,14 +101,17 @@ def answer_generated(
     *,
     max_tokens: int = 96,
     threshold: float = Config.min_support,
+    lm_weight: float = GATE_LM_WEIGHT,
     on_token: TokenCallback | None = None,
     earlier: str = "",
 ) -> Answer:
-    """A generated answer whose citations are verified, or a refusal when the evidence is too weak.
-    `earlier` is the conversation's previous question when this one follows up on it."""
+    """A generated answer whose citations are verified, or a refusal when the evidence is too weak
+    (`gate_support` below `threshold`, its LM part weighing `lm_weight`). `earlier` is the
+    conversation's previous question when this one follows up on it."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
-    best_support = gate_support(support(evidence[0]), hits) if evidence else 0.0
+    cross = crosses_languages(lang, hits, index)
+    best_support = gate_support(support(evidence[0]), hits, lm_weight, cross=cross) if evidence else 0.0
     refusal = Answer(
         question, NOT_FOUND[lang], False, passages=tuple(hits), answerer=llm.name, lang=lang, support=best_support
     )

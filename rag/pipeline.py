@@ -16,7 +16,7 @@ from .embed import Embedder
 from .followup import Turn, contextualize, earlier_question
 from .indexing import ProgressCallback, update_index
 from .lang import detect_lang
-from .llm import LLM, TokenCallback
+from .llm import BUNDLED_LLM, LLM, TokenCallback
 from .manifest import Manifest
 from .records import Answer, Hit, IndexStats
 from .rerank import Reranker, load_reranker, passages, rerank, worth_reranking
@@ -130,6 +130,22 @@ class RAG:
         return rerank(hits, scores[:-1], weight=c.rerank_weight, k=k, null=scores[-1])
 
     @property
+    def gate_lm_weight(self) -> float:
+        """The weight of the reranking LM's gain in the gate (`Config.gate_lm_weight`): calibrated
+        for the bundled reranker only, so 0 for another unless the config gives one."""
+        from .answer import GATE_LM_WEIGHT
+
+        weight = self.config.gate_lm_weight
+        if weight is not None:
+            if not isinstance(weight, int | float) or not 0.0 <= weight < float("inf"):
+                raise ValueError(
+                    f"gate_lm_weight must be a number of 0 or more (got {weight}); "
+                    f"None takes {GATE_LM_WEIGHT} with the bundled reranker, 0 with another"
+                )
+            return float(weight)
+        return GATE_LM_WEIGHT if self.config.rerank_model in ("", BUNDLED_LLM) else 0.0
+
+    @property
     def reranker(self) -> Reranker:
         """The reranking language model, loaded on first use and shared within the process."""
         return load_reranker(self.config.rerank_model, prefix_cache_mb=self.config.rerank_cache_mb)
@@ -170,6 +186,7 @@ class RAG:
         gate = self.config.min_support if min_support is None else min_support
         if not isinstance(gate, int | float) or not 0.0 <= gate <= 1.0:
             raise ValueError(f"min_support must be between 0 and 1 (got {gate}); the default is {Config.min_support}")
+        lm_weight = self.gate_lm_weight
         t0 = time.perf_counter()
         earlier = earlier_question(question, history)  # what a follow-up refers to, for the prompt
         query = contextualize(question, history)
@@ -177,7 +194,7 @@ class RAG:
         hits = self._retrieve(idx, query, self.config.k if k is None else k)
         t1 = time.perf_counter()
         if name == "extractive":
-            answer = answer_question(question, hits, idx, self.embedder, threshold=gate)
+            answer = answer_question(question, hits, idx, self.embedder, threshold=gate, lm_weight=lm_weight)
             if on_token:
                 on_token(answer.text)
         else:
@@ -189,6 +206,7 @@ class RAG:
                 self.llm(name),
                 max_tokens=self.config.max_answer_tokens,
                 threshold=gate,
+                lm_weight=lm_weight,
                 on_token=on_token,
                 earlier=earlier,
             )

@@ -1,22 +1,26 @@
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
 
 from rag.answer import (
+    GATE_CROSS_LM_OFFSET,
+    GATE_CROSS_LM_WEIGHT,
     GATE_LM_CAP,
     GATE_LM_OFFSET,
     GATE_LM_WEIGHT,
     NOT_FOUND,
     QUOTE_RANK_WEIGHT,
     answer_question,
+    crosses_languages,
     gate_support,
     quote_score,
     select_evidence,
 )
 from rag.config import Config
-from rag.evaluation import answer_metrics, read_questions
+from rag.evaluation import answer_metrics, contains_answer, read_questions
 from rag.pipeline import RAG
 
 from .conftest import DATA
@@ -46,6 +50,9 @@ def _check_citations(rag, answer):
         ("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?", "2,7 milliards"),
         ("Combien de chercheurs sont capables de construire de nouveaux modèles pionniers ?", "1 000"),
         ("Pour combien Naveen Rao a-t-il vendu MosaicML ?", "1,3 milliard"),
+        # English questions about the French articles (the gate leans on the LM there, below)
+        ("How much did Google pay to bring back Noam Shazeer?", "2,7 milliards"),
+        ("For how much was MosaicML sold to Databricks?", "1,3 milliard"),
     ],
 )
 def test_answers_quote_the_source_with_verified_citations(seed_rag, question, expected):
@@ -91,6 +98,71 @@ def test_the_gate_reads_the_sentence_support_moved_by_the_lm_gain_of_the_top_pas
     assert capped == pytest.approx(0.4 + GATE_LM_WEIGHT * (GATE_LM_CAP - GATE_LM_OFFSET))
     assert gate_support(0.01, [replace(top, rerank_gain=-50.0)]) == 0.0  # within 0-1
     assert gate_support(0.4, [replace(top, rerank_gain=9.0)], lm_weight=0.0) == 0.4
+
+
+def test_the_gate_reads_the_lm_only_for_the_reranker_it_was_calibrated_on(seed_rag):
+    """GATE_LM_WEIGHT was chosen for the bundled Gemma: another `rerank_model` gives gains on
+    another scale, so by default its gate is the sentence's support alone; `gate_lm_weight` sets it."""
+    q = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    default = seed_rag.config
+    try:
+        assert seed_rag.gate_lm_weight == GATE_LM_WEIGHT
+        hits = seed_rag.search(q)
+        sentence = answer_question(q, hits, seed_rag.current(), seed_rag.embedder, threshold=0.0, lm_weight=0.0).support
+        seed_rag.config = default.with_(gate_lm_weight=0.0)  # what another reranker gets: the same
+        alone = seed_rag.ask(q)  # passages (the LM still reranks), the support without the LM's part
+        assert alone.answered and alone.support == pytest.approx(sentence)
+        assert alone.passages[0].rerank_gain == hits[0].rerank_gain
+        seed_rag.config = default.with_(rerank_model="someone/another-causal-lm")
+        assert seed_rag.gate_lm_weight == 0.0  # read from the config alone: no model is loaded
+        seed_rag.config = default.with_(rerank_model="someone/another-causal-lm", gate_lm_weight=0.2)
+        assert seed_rag.gate_lm_weight == 0.2
+        seed_rag.config = default.with_(gate_lm_weight=-1.0)
+        with pytest.raises(ValueError, match="gate_lm_weight must be a number of 0 or more"):
+            seed_rag.ask(q)
+    finally:
+        seed_rag.config = default
+
+
+def test_a_question_in_another_language_than_its_passage_leans_on_the_lm(seed_rag):
+    """English about French articles: the sentence's support is low (English-only embedder, French
+    stems), so the LM's gain weighs GATE_CROSS_LM_WEIGHT around GATE_CROSS_LM_OFFSET there."""
+    q = "How much did Google pay to bring back Noam Shazeer?"
+    hits, idx = seed_rag.search(q), seed_rag.current()
+    assert crosses_languages("en", hits, idx) and not crosses_languages("fr", hits, idx)
+    gain = hits[0].rerank_gain
+    assert gain is not None
+    sentence = answer_question(q, hits, idx, seed_rag.embedder, threshold=0.0, lm_weight=0.0).support
+    answer = seed_rag.ask(q)
+    expected = sentence + GATE_CROSS_LM_WEIGHT * (min(gain, GATE_LM_CAP) - GATE_CROSS_LM_OFFSET)
+    assert answer.answered and answer.support == pytest.approx(min(1.0, max(0.0, expected)))
+    assert answer.support > gate_support(sentence, hits)  # more than the same-language gate gives
+    top = replace(hits[0], rerank_gain=2.0)
+    unscaled = gate_support(0.2, [top], cross=True)
+    assert unscaled == pytest.approx(0.2 + GATE_CROSS_LM_WEIGHT * (2.0 - GATE_CROSS_LM_OFFSET))
+    one = replace(top, rerank_gain=1.0)
+    scaled = gate_support(0.2, [one], lm_weight=2 * GATE_LM_WEIGHT, cross=True)  # scales with the weight
+    assert scaled == pytest.approx(0.2 + 2 * GATE_CROSS_LM_WEIGHT * (1.0 - GATE_CROSS_LM_OFFSET))
+    assert gate_support(0.2, [top], lm_weight=0.0, cross=True) == 0.2  # another reranker: no LM part
+    assert gate_support(0.2, [replace(top, rerank_gain=None)], cross=True) == 0.2  # not reranked
+
+
+def test_english_questions_about_the_french_seed_articles_are_answered(seed_rag):
+    """The 22 seed questions of tests/data/crosslingual.jsonl in English (about French articles):
+    retrieval finds the passage, and the gate answers most of them (0.41 before it leaned on the LM
+    across languages; 0.86 after, BENCHMARKS.md), while off-topic English questions stay refused
+    (test_off_topic_questions_are_refused_in_the_question_language)."""
+    rows = [json.loads(line) for line in (DATA / "crosslingual.jsonl").read_text(encoding="utf-8").splitlines()]
+    seeds = [r for r in rows if r["corpus"] == "seeds"]
+    assert len(seeds) == 22 and all(r["translation_lang"] == "en" for r in seeds)
+    found = answered = 0
+    for r in seeds:
+        hits = seed_rag.search(r["translation"])
+        found += contains_answer(" ".join(h.chunk.text for h in hits[:5]), r["answers"])
+        a = seed_rag.ask(r["translation"])
+        answered += a.answered
+        _check_citations(seed_rag, a)
+    assert found >= 0.9 * len(seeds) and answered >= 0.8 * len(seeds), (found, answered)
 
 
 def test_min_support_sets_how_strong_the_evidence_must_be(seed_rag):
