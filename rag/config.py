@@ -83,7 +83,8 @@ class Config:
     # sentence's (half its dense similarity to the question, half the share of the question's words
     # it holds), moved by how much the top passage raises the question's likelihood under the
     # reranking LM (`answer.gate_support`). 0.34 is calibrated against questions from another corpus
-    # (answered 0.98-0.99, refused 0.96-0.99 on the public sets); of questions whose answer was taken
+    # (answered 0.98-0.99, refused 0.91-0.94 on the public sets, whose other-language questions
+    # the LM part lets through more: `GATE_CROSS_LM_WEIGHT`); of questions whose answer was taken
     # out of their own article it refuses only 0.15-0.18. Higher is stricter: 0.45 answers 0.89 / 0.95
     # and refuses 0.45 / 0.35 of those (piaf-fr / squad-en; BENCHMARKS.md, "Questions the sources
     # almost answer").
