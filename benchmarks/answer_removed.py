@@ -5,7 +5,7 @@ article, same names) but silent on what it asks: the hard case for a gate, which
 set's questions (another corpus, another language) are not. Those are asked too, for comparison.
 
 For each question the script keeps what a gate could read: the shipped gate's value (`support`,
-`answer.gate_support`, compared with `Config.min_support`), the best evidence sentence's own support
+`answer.question_gate`, compared with `Config.min_support`), the best evidence sentence's own support
 (`sentence_support`, the gate's value until 2026-11-28), the reranking LM's score of the top passage
 (mean log-probability of the question after it), what that passage adds to the question's
 likelihood over an empty passage (`lm_gain`), how far it stands above the second (`lm_gap`) and the
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from eval_set import add_eval_set_options, open_eval_set, splits  # benchmarks/, the script's own folder
 
-from rag.answer import answer_question, gate_support
+from rag.answer import answer_question, question_gate
 from rag.config import Config
 from rag.evaluation import contains_answer, read_questions
 from rag.lang import detect_lang
@@ -67,7 +67,7 @@ def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[
     # known at every `min_support`; `answered` is the shipped gate's verdict. The quotes do not
     # depend on the gate, so the sentence's own support is read with the LM's part left out.
     answer = answer_question(question, hits, idx, rag.embedder, threshold=0.0, lm_weight=0.0)
-    gated = gate_support(answer.support, hits) if answer.answered else answer.support
+    gated = question_gate(answer.support, hits, idx, lang) if answer.answered else answer.support
     lm = [h.rerank_score for h in hits if h.rerank_score is not None]
     return {
         "answered": answer.answered and gated >= c.min_support,

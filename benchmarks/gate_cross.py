@@ -30,9 +30,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
 from answer_removed import auc  # benchmarks/, the script's own folder
-from gate_mix import sentence
+from gate_mix import gated, sentence
 
-from rag.answer import GATE_LM_CAP, GATE_LM_OFFSET, GATE_LM_WEIGHT, lm_adjusted
+from rag.answer import GATE_LM_CAP, GATE_LM_OFFSET, GATE_LM_WEIGHT
 from rag.config import Config
 
 WEIGHTS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
@@ -41,7 +41,7 @@ Row = dict[str, Any]
 
 
 def value(r: Row, weight: float, offset: float) -> float:
-    return lm_adjusted(sentence(r), r["lm_gain"], weight, GATE_LM_CAP, offset)
+    return gated(r, weight, GATE_LM_CAP, offset)
 
 
 def passing(gate: Callable[[Row], float], threshold: float) -> Callable[[Row], bool]:

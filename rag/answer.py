@@ -196,6 +196,14 @@ def gate_support(
     return lm_adjusted(sentence_support, gain, lm_weight, lm_cap, GATE_LM_OFFSET)
 
 
+def question_gate(
+    sentence_support: float, hits: Sequence[Hit], index: Index, lang: str, lm_weight: float = GATE_LM_WEIGHT
+) -> float:
+    """`gate_support` for a question in `lang`: across languages when its top passage's document
+    is in another (`crosses_languages`). What both answerers compare with `min_support`."""
+    return gate_support(sentence_support, hits, lm_weight, cross=crosses_languages(lang, hits, index))
+
+
 def crosses_languages(lang: str, hits: Sequence[Hit], index: Index) -> bool:
     """Whether the question (in `lang`) and the document of its top passage differ in language."""
     if not hits:
@@ -233,8 +241,7 @@ def answer_question(
     sentence's own match in choosing them."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
-    cross = crosses_languages(lang, hits, index)
-    best_support = gate_support(support(evidence[0]), hits, lm_weight, cross=cross) if evidence else 0.0
+    best_support = question_gate(support(evidence[0]), hits, index, lang, lm_weight) if evidence else 0.0
     if not evidence or best_support < threshold:
         return Answer(
             question=question,

@@ -8,7 +8,7 @@ on one line per passage, and sentences that try to give the model instructions a
 
 from __future__ import annotations
 
-from .answer import GATE_LM_WEIGHT, NOT_FOUND, crosses_languages, gate_support, is_instruction, select_evidence, support
+from .answer import GATE_LM_WEIGHT, NOT_FOUND, is_instruction, question_gate, select_evidence, support
 from .cite import MARKER_RE, verify
 from .config import Config
 from .embed import Embedder
@@ -106,12 +106,11 @@ def answer_generated(
     earlier: str = "",
 ) -> Answer:
     """A generated answer whose citations are verified, or a refusal when the evidence is too weak
-    (`gate_support` below `threshold`, its LM part weighing `lm_weight`). `earlier` is the
+    (`question_gate` below `threshold`, its LM part weighing `lm_weight`). `earlier` is the
     conversation's previous question when this one follows up on it."""
     lang = detect_lang(question)
     evidence = select_evidence(question, hits, index, embedder, lang) if question.strip() else []
-    cross = crosses_languages(lang, hits, index)
-    best_support = gate_support(support(evidence[0]), hits, lm_weight, cross=cross) if evidence else 0.0
+    best_support = question_gate(support(evidence[0]), hits, index, lang, lm_weight) if evidence else 0.0
     refusal = Answer(
         question, NOT_FOUND[lang], False, passages=tuple(hits), answerer=llm.name, lang=lang, support=best_support
     )
