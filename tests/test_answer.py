@@ -13,11 +13,13 @@ from rag.answer import (
     GATE_LM_WEIGHT,
     NOT_FOUND,
     QUOTE_RANK_WEIGHT,
+    SECOND_SENTENCE_SUPPORT,
     answer_question,
     crosses_languages,
     gate_support,
     quote_score,
     select_evidence,
+    support,
 )
 from rag.config import Config
 from rag.evaluation import answer_metrics, contains_answer, read_questions
@@ -151,18 +153,50 @@ def test_english_questions_about_the_french_seed_articles_are_answered(seed_rag)
     """The 22 seed questions of tests/data/crosslingual.jsonl in English (about French articles):
     retrieval finds the passage, and the gate answers most of them (0.41 before it leaned on the LM
     across languages; 0.86 after, BENCHMARKS.md), while off-topic English questions stay refused
-    (test_off_topic_questions_are_refused_in_the_question_language)."""
+    (test_off_topic_questions_are_refused_in_the_question_language). At least 10 of the answers
+    quote a gold answer (12 measured; 9 when the second sentence needed the same support as in
+    the question's own language, test_across_languages_the_passages_next_best_sentence_is_quoted)."""
     rows = [json.loads(line) for line in (DATA / "crosslingual.jsonl").read_text(encoding="utf-8").splitlines()]
     seeds = [r for r in rows if r["corpus"] == "seeds"]
     assert len(seeds) == 22 and all(r["translation_lang"] == "en" for r in seeds)
-    found = answered = 0
+    found = answered = quoted = 0
     for r in seeds:
         hits = seed_rag.search(r["translation"])
         found += contains_answer(" ".join(h.chunk.text for h in hits[:5]), r["answers"])
         a = seed_rag.ask(r["translation"])
         answered += a.answered
+        quoted += a.answered and contains_answer(a.text, r["answers"])
         _check_citations(seed_rag, a)
-    assert found >= 0.9 * len(seeds) and answered >= 0.8 * len(seeds), (found, answered)
+    assert found >= 0.9 * len(seeds) and answered >= 0.8 * len(seeds) and quoted >= 10, (found, answered, quoted)
+
+
+def test_across_languages_the_passages_next_best_sentence_is_quoted(tmp_path, embedder):
+    """A question in English about a French passage: its sentences' support is low whatever they
+    say, so the second sentence of the best one's passage is quoted without reaching
+    SECOND_SENTENCE_SUPPORT, as it would have to in the passage's own language."""
+    text = (
+        "Le castor est un rongeur semi-aquatique d'Europe et d'Amérique du Nord. Il construit des barrages "
+        "sur les rivières avec des branches et de la boue. Sa queue plate lui sert de gouvernail."
+    )
+    rag = _rag_over(tmp_path, embedder, {"castor.md": text})
+    idx = rag.current()
+    q = "What does the beaver build on rivers?"
+    hits = rag.search(q)
+    assert crosses_languages("en", hits, idx)
+    evidence = select_evidence(q, hits, idx, embedder)
+    assert len(evidence) == 3 and all(support(ev) < SECOND_SENTENCE_SUPPORT for ev in evidence[1:])
+    a = answer_question(q, hits, idx, embedder, threshold=0.0)
+    assert len(a.citations) == 2 and len({c.chunk_id for c in a.citations}) == 1
+    assert [c.start for c in a.citations] == sorted(c.start for c in a.citations)  # in the document's order
+    _check_citations(rag, a)
+    same = "Que construit le castor sur les rivières ?"  # in French, the rule is the calibrated one
+    hits = rag.search(same)
+    assert not crosses_languages("fr", hits, idx)
+    quoted = answer_question(same, hits, idx, embedder, threshold=0.0)
+    evidence = select_evidence(same, hits, idx, embedder)
+    best = max(evidence, key=quote_score)
+    others = [ev for ev in evidence if ev is not best and support(ev) >= SECOND_SENTENCE_SUPPORT]
+    assert len(quoted.citations) == 1 + bool(others)
 
 
 def test_min_support_sets_how_strong_the_evidence_must_be(seed_rag):
