@@ -24,7 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from eval_set import add_eval_set_options, open_eval_set, read_cache, record, splits  # benchmarks/
 
-from rag.answer import QUOTE_RANK_WEIGHT, SECOND_SENTENCE_SUPPORT, Evidence, question_gate, select_evidence, support
+from rag.answer import (
+    QUOTE_RANK_WEIGHT,
+    SECOND_SENTENCE_SUPPORT,
+    Evidence,
+    question_gate,
+    quote_score,
+    select_evidence,
+    support,
+)
 from rag.evaluation import contains_answer
 from rag.lang import detect_lang
 from rag.records import Hit
@@ -38,8 +46,7 @@ def chosen(evidence: list[Evidence], hits: list[Hit], kind: str, a: float) -> li
     top = max(h.score for h in hits)
 
     def score(ev: Evidence) -> float:
-        match = 0.9 * (0.5 * ev.dense + 0.5 * ev.overlap)
-        return match + (a / ev.hit.rank if kind == "rank" else a * (ev.hit.score - top))
+        return quote_score(ev, a) if kind == "rank" else quote_score(ev, 0.0) + a * (ev.hit.score - top)
 
     order = sorted(evidence, key=lambda ev: -score(ev))
     same = [ev for ev in order[1:] if ev.hit.chunk.chunk_id == order[0].hit.chunk.chunk_id]

@@ -41,7 +41,7 @@ QUOTE_RANK_WEIGHT = 0.3
 # every third piaf-fr question; on all 600 hit rate 0.678 -> 0.718, citation precision 0.768 -> 0.799
 # (BENCHMARKS.md). Not for a question in another language than its passage, whose sentences'
 # support is low whatever they say: there the best other sentence of the passage is always quoted
-# (on 112 questions asked in the other language, hit rate 0.607 -> 0.670 answering all of them).
+# (112 questions asked in the other language, the shipped pipeline: hit rate 0.562 -> 0.625).
 SECOND_SENTENCE_SUPPORT = 0.25
 # The gate reads the best sentence's support plus GATE_LM_WEIGHT x (the top passage's gain in the
 # question's likelihood under the reranking LM over no passage, `Hit.rerank_gain`, capped at
