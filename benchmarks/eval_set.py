@@ -75,6 +75,24 @@ def open_eval_set(args: argparse.Namespace, config: Config | None = None) -> tup
     return open_index(args.cache, args.corpus, config or Config()), read_questions(args.questions)[:: args.every]
 
 
+def kept_hits_from_command_line(
+    description: str,
+) -> tuple[argparse.Namespace, RAG, list[Question], dict[str, list[Hit]]]:
+    """For the scripts that read the passages `quote_choice.py --hits-cache FILE` kept: the command
+    line (the eval set's options and `--hits-cache`), the pipeline, the questions (every one, the
+    splits being reported apart) and each question's kept passages for this corpus and index
+    version (exits with advice when there are none: run quote_choice.py first)."""
+    parser = argparse.ArgumentParser(description=description)
+    add_eval_set_options(parser, every=1)
+    parser.add_argument("--hits-cache", type=Path, required=True, help="the passages quote_choice.py kept")
+    args = parser.parse_args()
+    rag, questions = open_eval_set(args)
+    cache: dict[str, list[Hit]] | None = read_cache(args.hits_cache, f"{args.corpus.resolve()} {rag.current().version}")
+    if cache is None:
+        raise SystemExit(f"{args.hits_cache} holds no passages of this index: run quote_choice.py --hits-cache first")
+    return args, rag, questions, cache
+
+
 @dataclass(frozen=True)
 class Pool:
     """One question's reranking candidates, as the pipeline's reranked search makes them

@@ -15,14 +15,13 @@ Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/quote_margin.py --corpus ../
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
 
-from eval_set import add_eval_set_options, open_eval_set, read_cache, record, splits  # benchmarks/
+from eval_set import kept_hits_from_command_line, record, splits  # benchmarks/
 
 from rag.answer import (
     QUOTE_RANK_WEIGHT,
@@ -54,15 +53,8 @@ def chosen(evidence: list[Evidence], hits: list[Hit], kind: str, a: float) -> li
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_eval_set_options(parser, every=1)
-    parser.add_argument("--hits-cache", type=Path, required=True, help="the passages quote_choice.py kept")
-    args = parser.parse_args()
-    rag, questions = open_eval_set(args)
+    args, rag, questions, cache = kept_hits_from_command_line(__doc__.split("\n\n")[0])
     idx = rag.current()
-    cache: dict[str, list[Hit]] | None = read_cache(args.hits_cache, f"{args.corpus.resolve()} {idx.version}")
-    if cache is None:
-        raise SystemExit(f"{args.hits_cache} holds no passages of this index: run quote_choice.py --hits-cache first")
     rows = []  # per question: (answered, {variant: (holds a gold answer, [citation precise?])})
     for q in questions:
         hits = cache[q.question]
