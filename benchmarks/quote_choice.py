@@ -1,8 +1,9 @@
 """Which sentences the extractive answerer quotes: hit rate and citation precision for several weights
-of the passage rank in the quote score (`answer.quote_score`), several shares of dense similarity in a
-sentence's own match (`answer.QUOTE_DENSE_SHARE`, the rest lexical overlap) and several supports a
-second sentence of the best one's passage needs (`answer.SECOND_SENTENCE_SUPPORT`), on the same
-retrieved passages.
+of the passage rank in the quote score (`answer.quote_score`), shares of dense similarity in a
+sentence's own match (`answer.QUOTE_DENSE_SHARE`, the rest lexical overlap), supports a second
+sentence of the best one's passage needs (`answer.SECOND_SENTENCE_SUPPORT`) and weights of the
+reranking LM in choosing the quoted passage's sentences (`answer.QUOTE_LM_WEIGHT`, 0: the quote score
+alone), on the same retrieved passages.
 
 Each question is retrieved once (hybrid + rerank, the default) and answered once per variant, so the
 variants are compared on identical passages; the gate depends on neither setting (checked: every
@@ -13,12 +14,13 @@ your own) and read back by the next run over the same index, so more variants co
 
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/quote_choice.py --corpus ../shared/eval/piaf-fr/corpus.jsonl \\
     --questions ../shared/eval/piaf-fr/questions.jsonl [--weights 0.3] [--dense-shares 0.5] \\
-    [--supports 0.25 1.01] [--every 1] [--hits-cache hits.pkl] [--json out.json]
+    [--supports 0.25 1.01] [--quote-lm-weights 0 1] [--every 1] [--hits-cache hits.pkl] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -36,7 +38,13 @@ from eval_set import (  # benchmarks/, the script's own folder
     write_cache,
 )
 
-from rag.answer import QUOTE_DENSE_SHARE, QUOTE_RANK_WEIGHT, SECOND_SENTENCE_SUPPORT, answer_question
+from rag.answer import (
+    QUOTE_DENSE_SHARE,
+    QUOTE_LM_WEIGHT,
+    QUOTE_RANK_WEIGHT,
+    SECOND_SENTENCE_SUPPORT,
+    answer_question,
+)
 from rag.evaluation import answer_metrics
 from rag.records import Answer, Hit
 
@@ -59,34 +67,51 @@ def main() -> None:
         default=[QUOTE_DENSE_SHARE],
         help="dense similarity's shares of a sentence's match",
     )
+    parser.add_argument(
+        "--quote-lm-weights",
+        type=float,
+        nargs="+",
+        default=[QUOTE_LM_WEIGHT],
+        help="weights of the reranking LM's leave-one-out score in choosing the quoted passage's sentences (0: none)",
+    )
     parser.add_argument("--hits-cache", type=Path, help="keep the retrieved passages here for the next run")
     args = parser.parse_args()
     rag, questions = open_eval_set(args)
     idx = rag.current()
-    variants = [(w, d, s) for w in args.weights for d in args.dense_shares for s in args.supports]
-    answers: dict[tuple[float, float, float], dict[str, Answer]] = {v: {} for v in variants}
+    variants = list(itertools.product(args.weights, args.dense_shares, args.supports, args.quote_lm_weights))
+    answers: dict[tuple[float, float, float, float], dict[str, Answer]] = {v: {} for v in variants}
     key = f"{args.corpus.resolve()} {idx.version}"
     cache: dict[str, list[Hit]] = read_cache(args.hits_cache, key) or {}
     for q in tqdm(questions, desc="questions", file=sys.stderr):
         if q.question not in cache:
             cache[q.question] = rag.search(q.question)
-        for w, d, s in variants:
-            answers[w, d, s][q.question] = answer_question(
-                q.question, cache[q.question], idx, rag.embedder, rank_weight=w, second_support=s, dense_share=d
+        hits = cache[q.question]
+        for w, d, s, m in variants:
+            answers[w, d, s, m][q.question] = answer_question(
+                q.question,
+                hits,
+                idx,
+                rag.embedder,
+                rank_weight=w,
+                second_support=s,
+                dense_share=d,
+                scorer=rag.quote_scorer(q.question, hits) if m else None,
+                quote_lm_weight=m,
             )
     write_cache(args.hits_cache, key, cache)
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "rerank": rag.config.rerank}
     parts = splits(len(questions), args.every)
-    for w, d, s in variants:
+    for w, d, s, lm in variants:
         for split, rows in parts.items():
-            chosen = [answers[w, d, s][questions[i].question] for i in rows]
-            m = answer_metrics([questions[i] for i in rows], answers[w, d, s].__getitem__)
+            chosen = [answers[w, d, s, lm][questions[i].question] for i in rows]
+            m = answer_metrics([questions[i] for i in rows], answers[w, d, s, lm].__getitem__)
             cites = [len(a.citations) for a in chosen if a.answered]
             m["questions"] = len(rows)
             m["citations_per_answer"] = sum(cites) / max(1, len(cites))
             m["answer_chars"] = sum(len(a.text) for a in chosen if a.answered) / max(1, len(cites))
             share = f", dense share {d}" if len(args.dense_shares) > 1 or d != QUOTE_DENSE_SHARE else ""
-            record(results, f"rank weight {w}{share}, second sentence support {s}{split}", m)
+            lm_part = f", quote LM weight {lm}" if len(args.quote_lm_weights) > 1 or lm != QUOTE_LM_WEIGHT else ""
+            record(results, f"rank weight {w}{share}, second sentence support {s}{lm_part}{split}", m)
     answered = {v: {q for q, a in answers[v].items() if a.answered} for v in variants}
     assert all(a == answered[variants[0]] for a in answered.values()), "the gate must not depend on the variant"
     if args.json:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import index as index_io
 from .config import ANSWERERS, AnswererName, Config
@@ -23,6 +24,9 @@ from .rerank import Reranker, load_reranker, passages, rerank, worth_reranking
 from .retrieve import Mode, rerank_pool
 from .retrieve import search as hybrid_search
 from .store import StoreKind
+
+if TYPE_CHECKING:
+    from .answer import PassageScorer
 
 # Reranking scores remembered per (index version, model, query, candidates), oldest dropped first:
 # a few hundred bytes each, and enough for the eval harness to rerank each question once although it
@@ -145,6 +149,20 @@ class RAG:
             return float(weight)
         return GATE_LM_WEIGHT if self.config.rerank_model in ("", BUNDLED_LLM) else 0.0
 
+    def quote_scorer(self, question: str, hits: Sequence[Hit]) -> PassageScorer | None:
+        """The reranking LM, for the answerer to choose the sentences it quotes (`answer.lm_ordered`),
+        when it ordered `hits` (reranking on and worth it) and the embedding model does not read the
+        question's language (`Config.embedding_langs`): there the quote score's dense half says
+        little. Else None (the quote score alone): on English the LM's choice gained nothing, for
+        ~0.6 s (BENCHMARKS.md)."""
+        lang = detect_lang(question)
+        if not (self.config.rerank and hits and hits[0].rerank_score is not None):
+            return None
+        if self.config.dense_weight_for(lang) > 0:
+            return None
+        reranker = self.reranker
+        return lambda q, texts: reranker.scores(q, texts, lang=lang)
+
     @property
     def reranker(self) -> Reranker:
         """The reranking language model, loaded on first use and shared within the process."""
@@ -194,7 +212,10 @@ class RAG:
         hits = self._retrieve(idx, query, self.config.k if k is None else k)
         t1 = time.perf_counter()
         if name == "extractive":
-            answer = answer_question(question, hits, idx, self.embedder, threshold=gate, lm_weight=lm_weight)
+            scorer = self.quote_scorer(question, hits)
+            answer = answer_question(
+                question, hits, idx, self.embedder, threshold=gate, lm_weight=lm_weight, scorer=scorer
+            )
             if on_token:
                 on_token(answer.text)
         else:
