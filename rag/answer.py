@@ -21,6 +21,7 @@ from .embed import Embedder
 from .index import Index, retrieval_text
 from .lang import detect_lang, query_terms, stems
 from .records import Answer, Citation, Hit, Lang
+from .rerank import zscores
 
 NOT_FOUND = {
     "fr": "Les sources ne contiennent pas la réponse à cette question.",
@@ -244,14 +245,9 @@ def lm_ordered(
     ordered = sorted(passage, key=lambda pair: pair[1].start)
     title = ordered[0][1].hit.chunk.title
     without = [" ".join(ev.text for _, ev in ordered if ev is not left) for _, left in ordered]
-    loo = _z(np.asarray(scorer(question, [(title, text) for text in without]), dtype=float))
-    mixed = _z(np.array([score for score, _ in ordered])) - weight * loo
+    loo = zscores(scorer(question, [(title, text) for text in without]))
+    mixed = zscores([score for score, _ in ordered]) - weight * loo
     return [ordered[i] for i in np.argsort(-mixed, kind="stable")]
-
-
-def _z(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
 def answer_question(
