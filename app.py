@@ -53,6 +53,14 @@ def render_sources(answer: Any, min_support: float | None = None) -> str:
                 f"<p class='meta'>{_source_link(c.source, c.url)} · caractères {c.start}–{c.end} · "
                 f"score {c.score:.3f}</p><blockquote>{passage}</blockquote></div>"
             )
+        close = [h for h in answer.passages if h.chunk.chunk_id in answer.close_passages]
+        if close:
+            parts.append(
+                "<div class='close-call' id='close-call'><p class='related-title'><b>Passage presque aussi "
+                "probable : le classement les départage à peine, la réponse peut aussi se trouver ici</b></p>"
+            )
+            parts.extend(_passage(h) for h in close)
+            parts.append("</div>")
     else:
         title = (
             "Aucune phrase de la réponse n’est vérifiée dans ces passages consultés"
@@ -60,14 +68,18 @@ def render_sources(answer: Any, min_support: float | None = None) -> str:
             else "Passages proches — pas une réponse"
         )
         parts.append(f"<p class='related-title'><b>{title}</b></p>")
-        for h in answer.passages[:3]:
-            parts.append(
-                f"<div class='related'><h4>{html.escape(h.chunk.title)}</h4>"
-                f"<p class='meta'>{_source_link(h.source, h.url)} · score {h.score:.3f}</p>"
-                f"<blockquote>{html.escape(h.chunk.text)}</blockquote></div>"
-            )
+        parts.extend(_passage(h) for h in answer.passages[:3])
     parts.append("</div>")
     return "".join(parts)
+
+
+def _passage(h: Any) -> str:
+    """A retrieved passage shown whole, not as a citation."""
+    return (
+        f"<div class='related'><h4>{html.escape(h.chunk.title)}</h4>"
+        f"<p class='meta'>{_source_link(h.source, h.url)} · score {h.score:.3f}</p>"
+        f"<blockquote>{html.escape(h.chunk.text)}</blockquote></div>"
+    )
 
 
 def _source_link(source: str, url: str) -> str:

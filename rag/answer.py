@@ -72,6 +72,14 @@ GATE_CROSS_LM_OFFSET = 0.45
 # outside the embedder's languages (`RAG.quote_scorer`). piaf-fr hit rate 0.733 -> 0.750 for one LM
 # batch (~0.2 s); nothing on squad-en, where MiniLM's half of the quote score is good (BENCHMARKS.md).
 QUOTE_LM_WEIGHT = 1.0
+# An answer is a close call when a retrieved passage it does not cite has a reranked score within
+# CLOSE_CALL_MARGIN of the best cited passage's (or above it): the ranking could hardly tell them
+# apart, so the answer may be in the other one, which is shown beside the citations
+# (`Answer.close_passages`). Chosen on every third public question to flag about one answer in five:
+# on the other two thirds, the flagged answers' citations miss the answer 0.37 (piaf-fr) / 0.27
+# (squad-en) of the time against 0.11 / 0.10 for the others, and for 0.54 / 0.60 of the flagged
+# misses the passage shown holds it (BENCHMARKS.md, "Close calls").
+CLOSE_CALL_MARGIN = 0.2
 # Of the 0.9 a sentence's own match weighs in the quote score, the share of its dense similarity (the
 # rest is its lexical overlap).
 QUOTE_DENSE_SHARE = 0.5
@@ -248,6 +256,27 @@ def lm_ordered(
     loo = zscores(scorer(question, [(title, text) for text in without]))
     mixed = zscores([score for score, _ in ordered]) - weight * loo
     return [ordered[i] for i in np.argsort(-mixed, kind="stable")]
+
+
+def close_passages(
+    citations: Sequence[Citation], hits: Sequence[Hit], margin: float = CLOSE_CALL_MARGIN
+) -> tuple[str, ...]:
+    """The chunk ids of the passages in `hits` that no citation quotes and whose reranked score
+    comes within `margin` of the best cited passage's (or above it), best first. None
+    when nothing is cited or the passages were not reranked (the hybrid scores are on another
+    scale); a passage with the same text as a cited one (an article syndicated twice) is no
+    alternative."""
+    cited = {c.chunk_id for c in citations}
+    reranked = sorted((h for h in hits if h.rerank_score is not None), key=lambda h: -h.score)
+    best = max((h.score for h in reranked if h.chunk.chunk_id in cited), default=None)
+    if best is None:
+        return ()
+    cited_texts = {h.chunk.text for h in hits if h.chunk.chunk_id in cited}
+    return tuple(
+        h.chunk.chunk_id
+        for h in reranked
+        if h.chunk.chunk_id not in cited and h.chunk.text not in cited_texts and h.score >= best - margin
+    )
 
 
 def answer_question(

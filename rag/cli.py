@@ -383,6 +383,11 @@ def _print_answer(answer: Any) -> None:
         print(f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end}): «{c.quote}»")
     for sentence in answer.unsupported:
         print(f"(unsupported by the sources) {sentence}")
+    close = [h for h in answer.passages if h.chunk.chunk_id in answer.close_passages]
+    if close:
+        print("\nAlmost as likely (the ranking could hardly tell it from the cited passage; check it too):")
+        for h in close:
+            print(f"- {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}")
     if not answer.citations and answer.passages:  # a refusal, or an answer no passage supports
         print(
             "\nPassages consulted (none verifies the answer):"

@@ -193,7 +193,7 @@ class RAG:
                 sources are said not to contain it (default `config.min_support`; `Answer.support`
                 reports the value reached).
         """
-        from .answer import answer_question
+        from .answer import answer_question, close_passages
         from .generative import answer_generated
 
         if not isinstance(question, str):
@@ -232,7 +232,8 @@ class RAG:
                 earlier=earlier,
             )
         timings = {"retrieval": t1 - t0, "answer": time.perf_counter() - t1}
-        return replace(answer, timings=timings, query=query)
+        close = close_passages(answer.citations, answer.passages)
+        return replace(answer, timings=timings, query=query, close_passages=close)
 
     def llm(self, answerer: AnswererName) -> LLM:
         """The language model behind a generative answerer, loaded on first use and kept."""

@@ -95,6 +95,10 @@ class Answer:
     # sentence's match with the question, moved by how much the top passage raises the question's
     # likelihood under the reranking language model when it ran (`answer.gate_support`).
     support: float = 0.0
+    # The chunk ids of retrieved passages, not cited, that the reranker scored almost as high as the
+    # cited one (`answer.close_passages`): the answer may be in them instead; the app and the CLI
+    # show them beside the citations. Empty when the order was clear or there was no reranking.
+    close_passages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from rag.answer import (
+    CLOSE_CALL_MARGIN,
     GATE_CROSS_LM_OFFSET,
     GATE_CROSS_LM_WEIGHT,
     GATE_LM_CAP,
@@ -15,6 +16,7 @@ from rag.answer import (
     QUOTE_RANK_WEIGHT,
     SECOND_SENTENCE_SUPPORT,
     answer_question,
+    close_passages,
     crosses_languages,
     gate_support,
     lm_ordered,
@@ -25,6 +27,7 @@ from rag.answer import (
 from rag.config import Config
 from rag.evaluation import answer_metrics, contains_answer, read_questions
 from rag.pipeline import RAG
+from rag.records import Chunk, Citation, Hit
 
 from .conftest import DATA
 
@@ -396,3 +399,46 @@ def test_the_lm_chooses_quotes_at_least_as_well_on_french(piaf_rag):
         changed += alone.text != with_lm.text
         assert {c.chunk_id for c in with_lm.citations} <= {c.chunk_id for c in alone.citations}
     assert changed >= 3 and hit[1.0] >= hit[0.0], (changed, hit)
+
+
+def _scored(chunk_id: str, score: float, text: str = "", *, reranked: bool = True) -> Hit:
+    chunk = Chunk(chunk_id, chunk_id.split("#")[0], "t", text or f"text of {chunk_id}", 0, 10)
+    return Hit(chunk=chunk, score=score, rank=1, rerank_score=-2.0 if reranked else None)
+
+
+def _citing(chunk_id: str) -> Citation:
+    return Citation(1, chunk_id.split("#")[0], "t", "s", "", "q", 0, 1, 0.5, chunk_id)
+
+
+def test_close_passages_are_the_uncited_ones_scored_almost_as_high():
+    """Uncited passages within CLOSE_CALL_MARGIN of the best cited one's reranked score, or above
+    it, best first; none without reranking or citations; a copy of the cited text is no alternative."""
+    m = CLOSE_CALL_MARGIN
+    hits = [
+        _scored("a#0", 2.0),
+        _scored("b#0", 2.0 - m / 2),
+        _scored("c#0", 2.0 - m * 2),
+        _scored("d#0", 2.0 - m / 4, text="text of a#0"),  # the same paragraph in another article
+    ]
+    assert close_passages([_citing("a#0")], hits) == ("b#0",)
+    # The answer quotes the second passage: the first, scored higher, is a close call too.
+    assert close_passages([_citing("b#0")], hits) == ("a#0", "d#0")
+    assert close_passages([_citing("a#0"), _citing("b#0")], hits) == ()
+    assert close_passages([], hits) == ()
+    assert close_passages([_citing("a#0")], [replace(h, rerank_score=None) for h in hits]) == ()
+
+
+def test_a_close_call_names_the_other_passage(seed_rag):
+    """Through the real pipeline: two seed passages the reranker scores almost alike; the answer
+    names the uncited one. A question with one clear passage names none."""
+    a = seed_rag.ask("Qu'a répondu l'ingénieur de Meta au PDG de Perplexity ?")
+    assert a.answered and a.close_passages
+    _check_citations(seed_rag, a)
+    cited = {c.chunk_id for c in a.citations}
+    scores = {h.chunk.chunk_id: h.score for h in a.passages}
+    for chunk_id in a.close_passages:
+        assert chunk_id in scores and chunk_id not in cited
+        assert scores[chunk_id] >= max(scores[c] for c in cited) - CLOSE_CALL_MARGIN
+    assert json.loads(json.dumps(a.to_dict()))["close_passages"] == list(a.close_passages)
+    clear = seed_rag.ask("Pour combien MosaicML a-t-elle été vendue à Databricks ?")
+    assert clear.answered and clear.close_passages == ()

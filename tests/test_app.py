@@ -103,6 +103,25 @@ def test_refusal_shows_related_passages(app_url, page):
     assert "pas une réponse" in page.locator("#sources").inner_text()
 
 
+def test_a_close_call_shows_the_other_passage(app_url, page):
+    """When the reranker could hardly tell the cited passage from another one, the sources panel
+    shows that other passage whole under a title saying so, and the API's answer names it."""
+    from gradio_client import Client
+
+    question = "Qu'a répondu l'ingénieur de Meta au PDG de Perplexity ?"
+    _ask(page, app_url, question)
+    _marked(page)
+    page.locator("#close-call .related").first.wait_for(timeout=60_000)
+    shown = page.locator("#close-call").inner_text()
+    assert "presque aussi probable" in shown
+    result = Client(app_url, verbose=False).predict(question, 5, api_name="/ask")
+    close = result["close_passages"]
+    assert close and not {c["chunk_id"] for c in result["citations"]} & set(close)
+    texts = {p["chunk"]["chunk_id"]: p["chunk"]["text"] for p in result["passages"]}
+    for chunk_id in close:
+        assert " ".join(texts[chunk_id].split()[:8]) in " ".join(shown.split())
+
+
 def test_gradio_client_gets_answer_and_citations(app_url):
     from gradio_client import Client
 
@@ -274,6 +293,24 @@ def test_an_answer_with_no_verified_sentence_shows_the_passages_it_was_given():
     html = app.render_sources(Answer("q", "Inventé.", True, passages=(hit,), unsupported=("Inventé.",)))
     assert "class='related'" in html and "vérifiée" in html and "&lt;b&gt;vivent&lt;/b&gt;" in html
     assert "pas une réponse" in app.render_sources(Answer("q", "Non.", False, passages=(hit,)))
+    assert "close-call" not in html
+
+
+def test_close_passages_are_shown_whole_and_escaped():
+    import importlib
+    from dataclasses import replace
+
+    from rag.records import Answer, Chunk, Citation, Hit
+
+    app = importlib.import_module("app")
+    cited = Hit(Chunk("a.md#0", "a.md", "Castors", "Les castors vivent en familles.", 0, 31), 1.0, 1)
+    other = Hit(Chunk("b.md#0", "b.md", "Loutres", "Les loutres <i>aussi</i>.", 0, 25), 0.95, 2)
+    citation = Citation(1, "a.md", "Castors", "a.md", "", "Les castors vivent en familles.", 0, 31, 0.5, "a.md#0")
+    answer = Answer("q", "Les castors vivent en familles. [1]", True, (citation,), (cited, other))
+    assert "close-call" not in app.render_sources(answer)
+    html = app.render_sources(replace(answer, close_passages=("b.md#0",)))
+    assert "id='close-call'" in html and "Loutres" in html and "&lt;i&gt;aussi&lt;/i&gt;" in html
+    assert html.index("citation-1") < html.index("close-call")
 
 
 @pytest.mark.parametrize(

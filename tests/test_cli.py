@@ -200,3 +200,20 @@ def test_an_answer_no_passage_verifies_is_printed_with_the_passages_consulted(ca
     assert "Passages consulted (none verifies the answer):" in out and "Les castors vivent" in out
     _print_answer(Answer("q", "Non.", False, passages=(hit,), support=0.21))
     assert "Related passages (not an answer; support 0.21, see --min-support):" in capsys.readouterr().out
+
+
+def test_a_close_call_is_printed_after_the_citations(capsys):
+    from dataclasses import replace
+
+    from rag.cli import _print_answer
+    from rag.records import Answer, Chunk, Citation, Hit
+
+    cited = Hit(Chunk("a.md#0", "a.md", "Castors", "Les castors vivent en familles.", 0, 31), 1.0, 1)
+    other = Hit(Chunk("b.md#0", "b.md", "Loutres", "Les loutres aussi.", 0, 18), 0.95, 2)
+    citation = Citation(1, "a.md", "Castors", "a.md", "", "Les castors vivent en familles.", 0, 31, 0.5, "a.md#0")
+    answer = Answer("q", "Les castors vivent en familles. [1]", True, (citation,), (cited, other))
+    _print_answer(answer)
+    assert "Almost as likely" not in capsys.readouterr().out
+    _print_answer(replace(answer, close_passages=("b.md#0",)))
+    out = capsys.readouterr().out
+    assert out.index("[1] Castors") < out.index("Almost as likely") < out.index("Loutres (b.md): Les loutres aussi.")
