@@ -56,8 +56,9 @@ def render_sources(answer: Any, min_support: float | None = None) -> str:
         close = [h for h in answer.passages if h.chunk.chunk_id in answer.close_passages]
         if close:
             parts.append(
-                "<div class='close-call' id='close-call'><p class='related-title'><b>Passage presque aussi "
-                "probable : le classement les départage à peine, la réponse peut aussi se trouver ici</b></p>"
+                "<div class='close-call' id='close-call'><p class='close-title'><b>À vérifier aussi</b> : ce "
+                "passage a obtenu un score proche de celui du passage cité, ou plus élevé ; la réponse peut "
+                "s’y trouver.</p>"
             )
             parts.extend(_passage(h) for h in close)
             parts.append("</div>")
@@ -197,7 +198,11 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
     def upload(files: list[Any] | None, overwrite: bool) -> tuple[str, Any]:
         return add_articles(rag, sources, files, overwrite), None
 
-    css = "mark{background:#ffe066;padding:0 2px} .sources blockquote{font-size:.9em} .meta{color:#666;font-size:.8em}"
+    css = (
+        "mark{background:#ffe066;padding:0 2px} .sources blockquote{font-size:.9em} .meta{color:#666;font-size:.8em}"
+        " .close-call{border-top:1px solid #ccc;margin-top:1em;padding-top:.5em}"
+        " .close-title{font-size:.9em;color:#8a5a00}"
+    )
     with gr.Blocks(title="Questions sur vos articles") as demo:
         gr.Markdown("## Questions sur vos articles\nChaque réponse cite le passage exact d’où elle vient.")
         with gr.Row():

@@ -76,7 +76,7 @@ QUOTE_LM_WEIGHT = 1.0
 # CLOSE_CALL_MARGIN of the best cited passage's (or above it): the ranking could hardly tell them
 # apart, so the answer may be in the other one, which is shown beside the citations
 # (`Answer.close_passages`). Chosen on every third public question to flag about one answer in five:
-# on the other two thirds, the flagged answers' citations miss the answer 0.37 (piaf-fr) / 0.27
+# on the other two thirds, the flagged answers' citations miss the answer 0.43 (piaf-fr) / 0.32
 # (squad-en) of the time against 0.11 / 0.10 for the others, and for 0.54 / 0.60 of the flagged
 # misses the passage shown holds it (BENCHMARKS.md, "Close calls").
 CLOSE_CALL_MARGIN = 0.2
@@ -262,20 +262,21 @@ def close_passages(
     citations: Sequence[Citation], hits: Sequence[Hit], margin: float = CLOSE_CALL_MARGIN
 ) -> tuple[str, ...]:
     """The chunk ids of the passages in `hits` that no citation quotes and whose reranked score
-    comes within `margin` of the best cited passage's (or above it), best first. None
-    when nothing is cited or the passages were not reranked (the hybrid scores are on another
-    scale); a passage with the same text as a cited one (an article syndicated twice) is no
-    alternative."""
+    comes within `margin` of the best cited passage's (or above it), best first. None when nothing
+    is cited or the passages were not reranked (the hybrid scores are on another scale). A passage
+    that holds every quote of the answer is no alternative: the neighbouring chunk sharing the
+    quoted sentence (chunks overlap by one), or the same paragraph in another article."""
     cited = {c.chunk_id for c in citations}
     reranked = sorted((h for h in hits if h.rerank_score is not None), key=lambda h: -h.score)
     best = max((h.score for h in reranked if h.chunk.chunk_id in cited), default=None)
     if best is None:
         return ()
-    cited_texts = {h.chunk.text for h in hits if h.chunk.chunk_id in cited}
     return tuple(
         h.chunk.chunk_id
         for h in reranked
-        if h.chunk.chunk_id not in cited and h.chunk.text not in cited_texts and h.score >= best - margin
+        if h.chunk.chunk_id not in cited
+        and h.score >= best - margin
+        and not all(c.quote in h.chunk.text for c in citations)
     )
 
 

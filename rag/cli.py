@@ -385,7 +385,7 @@ def _print_answer(answer: Any) -> None:
         print(f"(unsupported by the sources) {sentence}")
     close = [h for h in answer.passages if h.chunk.chunk_id in answer.close_passages]
     if close:
-        print("\nAlmost as likely (the ranking could hardly tell it from the cited passage; check it too):")
+        print("\nAlso check (scored about as high as the cited passage, or higher; the answer may be here):")
         for h in close:
             print(f"- {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}")
     if not answer.citations and answer.passages:  # a refusal, or an answer no passage supports

@@ -401,37 +401,41 @@ def test_the_lm_chooses_quotes_at_least_as_well_on_french(piaf_rag):
     assert changed >= 3 and hit[1.0] >= hit[0.0], (changed, hit)
 
 
-def _scored(chunk_id: str, score: float, text: str = "", *, reranked: bool = True) -> Hit:
-    chunk = Chunk(chunk_id, chunk_id.split("#")[0], "t", text or f"text of {chunk_id}", 0, 10)
+def _scored(chunk_id: str, score: float, text: str, *, reranked: bool = True) -> Hit:
+    chunk = Chunk(chunk_id, chunk_id.split("#")[0], "t", text, 0, len(text))
     return Hit(chunk=chunk, score=score, rank=1, rerank_score=-2.0 if reranked else None)
 
 
-def _citing(chunk_id: str) -> Citation:
-    return Citation(1, chunk_id.split("#")[0], "t", "s", "", "q", 0, 1, 0.5, chunk_id)
+def _citing(chunk_id: str, quote: str) -> Citation:
+    return Citation(1, chunk_id.split("#")[0], "t", "s", "", quote, 0, len(quote), 0.5, chunk_id)
 
 
 def test_close_passages_are_the_uncited_ones_scored_almost_as_high():
     """Uncited passages within CLOSE_CALL_MARGIN of the best cited one's reranked score, or above
-    it, best first; none without reranking or citations; a copy of the cited text is no alternative."""
+    it, best first; none without reranking or citations; a passage holding every quote (the next
+    chunk, which overlaps the cited one by a sentence) is no alternative."""
     m = CLOSE_CALL_MARGIN
     hits = [
-        _scored("a#0", 2.0),
-        _scored("b#0", 2.0 - m / 2),
-        _scored("c#0", 2.0 - m * 2),
-        _scored("d#0", 2.0 - m / 4, text="text of a#0"),  # the same paragraph in another article
+        _scored("a#0", 2.0, "Alpha. Beta."),
+        _scored("b#0", 2.0 - m / 2, "Gamma."),
+        _scored("c#0", 2.0 - m * 2, "Epsilon."),
+        _scored("a#1", 2.0 - m / 4, "Beta. Delta."),
     ]
-    assert close_passages([_citing("a#0")], hits) == ("b#0",)
+    assert close_passages([_citing("a#0", "Beta.")], hits) == ("b#0",)
+    # With two quotes, a passage holding only one of them may hold what the other misses.
+    assert close_passages([_citing("a#0", "Alpha."), _citing("a#0", "Beta.")], hits) == ("a#1", "b#0")
     # The answer quotes the second passage: the first, scored higher, is a close call too.
-    assert close_passages([_citing("b#0")], hits) == ("a#0", "d#0")
-    assert close_passages([_citing("a#0"), _citing("b#0")], hits) == ()
+    assert close_passages([_citing("b#0", "Gamma.")], hits) == ("a#0", "a#1")
+    assert close_passages([_citing("b#0", "Gamma.")], hits, margin=3 * m) == ("a#0", "a#1", "c#0")
+    assert close_passages([_citing("a#0", "Beta."), _citing("b#0", "Gamma."), _citing("a#1", "Delta.")], hits) == ()
     assert close_passages([], hits) == ()
-    assert close_passages([_citing("a#0")], [replace(h, rerank_score=None) for h in hits]) == ()
+    assert close_passages([_citing("a#0", "Beta.")], [replace(h, rerank_score=None) for h in hits]) == ()
 
 
 def test_a_close_call_names_the_other_passage(seed_rag):
     """Through the real pipeline: two seed passages the reranker scores almost alike; the answer
     names the uncited one. A question with one clear passage names none."""
-    a = seed_rag.ask("Qu'a répondu l'ingénieur de Meta au PDG de Perplexity ?")
+    a = seed_rag.ask("Combien Databricks a-t-il levé ?")
     assert a.answered and a.close_passages
     _check_citations(seed_rag, a)
     cited = {c.chunk_id for c in a.citations}

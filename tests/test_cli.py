@@ -213,7 +213,7 @@ def test_a_close_call_is_printed_after_the_citations(capsys):
     citation = Citation(1, "a.md", "Castors", "a.md", "", "Les castors vivent en familles.", 0, 31, 0.5, "a.md#0")
     answer = Answer("q", "Les castors vivent en familles. [1]", True, (citation,), (cited, other))
     _print_answer(answer)
-    assert "Almost as likely" not in capsys.readouterr().out
+    assert "Also check" not in capsys.readouterr().out
     _print_answer(replace(answer, close_passages=("b.md#0",)))
     out = capsys.readouterr().out
-    assert out.index("[1] Castors") < out.index("Almost as likely") < out.index("Loutres (b.md): Les loutres aussi.")
+    assert out.index("[1] Castors") < out.index("Also check") < out.index("Loutres (b.md): Les loutres aussi.")
