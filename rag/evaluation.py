@@ -150,6 +150,8 @@ class AnswerTally:
 
     def __init__(self) -> None:
         self.hits = self.answered = self.cited = self.cited_ok = 0
+        # Answers that are close calls (`Answer.close_passages`), their citations and the precise ones.
+        self.close = self.close_cited = self.close_ok = 0
         self.f1s: list[float] = []
         self.lat: list[float] = []
         self.refused: list[bool] = []
@@ -164,10 +166,14 @@ class AnswerTally:
         self.hits += contains_answer(a.text, q.answers)
         self.f1s.append(max(token_f1(a.text, g) for g in q.answers))
         passages = {h.chunk.chunk_id: h.chunk.text for h in a.passages}
-        for c in a.citations:
-            self.cited += 1
-            # subtle: a citation is precise when its quote comes from a passage with a gold answer.
-            self.cited_ok += contains_answer(passages.get(c.chunk_id, c.quote), q.answers)
+        # subtle: a citation is precise when its quote comes from a passage with a gold answer.
+        precise = sum(contains_answer(passages.get(c.chunk_id, c.quote), q.answers) for c in a.citations)
+        self.cited += len(a.citations)
+        self.cited_ok += precise
+        if a.close_passages:
+            self.close += 1
+            self.close_cited += len(a.citations)
+            self.close_ok += precise
 
     def add_unanswerable(self, a: Answer) -> None:
         self.refused.append(not a.answered)
@@ -182,6 +188,12 @@ class AnswerTally:
             "answer_ms_p50": percentile(self.lat, 50),
             "answer_ms_p95": percentile(self.lat, 95),
         }
+        # How much a close call says: the share of answers flagged, and citation precision over the
+        # flagged answers and over the others.
+        out["close_calls"] = self.close / self.answered if self.answered else 0.0
+        out["citation_precision_close"] = self.close_ok / self.close_cited if self.close_cited else 0.0
+        clear = self.cited - self.close_cited
+        out["citation_precision_clear"] = (self.cited_ok - self.close_ok) / clear if clear else 0.0
         if self.refused:
             out["refused"] = sum(self.refused) / len(self.refused)
         return out

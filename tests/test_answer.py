@@ -446,3 +446,24 @@ def test_a_close_call_names_the_other_passage(seed_rag):
     assert json.loads(json.dumps(a.to_dict()))["close_passages"] == list(a.close_passages)
     clear = seed_rag.ask("Pour combien MosaicML a-t-elle été vendue à Databricks ?")
     assert clear.answered and clear.close_passages == ()
+
+
+def test_the_harness_reports_close_calls_and_precision_on_each_side():
+    """`AnswerTally` counts the answers that are close calls and the citation precision over them
+    and over the other answers (what `rag eval` and the public-set runs report)."""
+    from rag.evaluation import AnswerTally, Question
+    from rag.records import Answer
+
+    right = _scored("a#0", 2.0, "Le castor construit des huttes.")
+    wrong = _scored("b#0", 1.9, "La loutre nage.")
+    q = Question("q1", "Que construit le castor ?", ("huttes",))
+    tally = AnswerTally()
+    cite_right, cite_wrong = _citing("a#0", "Le castor"), _citing("b#0", "La loutre")
+    tally.add(q, Answer(q.question, "Le castor [1]", True, (cite_right,), (right, wrong)), 1.0)
+    tally.add(q, Answer(q.question, "La loutre [1]", True, (cite_wrong,), (right, wrong), close_passages=("a#0",)), 1.0)
+    tally.add(q, Answer(q.question, "Le castor [1]", True, (cite_right,), (right, wrong), close_passages=("b#0",)), 1.0)
+    tally.add(q, Answer(q.question, "Non.", False, (), (right, wrong)), 1.0)
+    m = tally.metrics()
+    assert m["close_calls"] == pytest.approx(2 / 3)
+    assert m["citation_precision_close"] == pytest.approx(0.5) and m["citation_precision_clear"] == 1.0
+    assert m["citation_precision"] == pytest.approx(2 / 3)
