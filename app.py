@@ -53,7 +53,7 @@ def render_sources(answer: Any, min_support: float | None = None) -> str:
                 f"<p class='meta'>{_source_link(c.source, c.url)} · caractères {c.start}–{c.end} · "
                 f"score {c.score:.3f}</p><blockquote>{passage}</blockquote></div>"
             )
-        close = [h for h in answer.passages if h.chunk.chunk_id in answer.close_passages]
+        close = answer.close_hits()
         if close:
             parts.append(
                 "<div class='close-call' id='close-call'><p class='close-title'><b>À vérifier aussi</b> : ce "

@@ -83,10 +83,10 @@ def main() -> None:
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions)}
     for split, rows in splits(len(questions), args.every).items():
         answered = [answers[i] for i in rows if answers[i][1].answered and answers[i][1].citations]
+        right = np.array([r for *_, r in answered])
         for margin in MARGINS:
             close = [close_passages(a.citations, a.passages, margin) for _, a, _, _ in answered]
             flagged = np.array([bool(c) for c in close])
-            right = np.array([r for *_, r in answered])
             rescued = [
                 any(contains_answer(texts[c], q.answers) for c in cl)
                 for (q, _, texts, r), cl in zip(answered, close, strict=True)

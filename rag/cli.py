@@ -383,7 +383,7 @@ def _print_answer(answer: Any) -> None:
         print(f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end}): «{c.quote}»")
     for sentence in answer.unsupported:
         print(f"(unsupported by the sources) {sentence}")
-    close = [h for h in answer.passages if h.chunk.chunk_id in answer.close_passages]
+    close = answer.close_hits()
     if close:
         print("\nAlso check (scored about as high as the cited passage, or higher; the answer may be here):")
         for h in close:

@@ -100,6 +100,11 @@ class Answer:
     # show them beside the citations. Empty when the order was clear or there was no reranking.
     close_passages: tuple[str, ...] = ()
 
+    def close_hits(self) -> list[Hit]:
+        """The retrieved hits `close_passages` names, best first (what the app and the CLI show)."""
+        by_id = {h.chunk.chunk_id: h for h in self.passages}
+        return [by_id[c] for c in self.close_passages if c in by_id]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
