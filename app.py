@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.uploads import UPLOAD_TYPES
+from rag.ingest.uploads import UPLOAD_TYPES
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = [
@@ -126,7 +126,7 @@ def stream_answer(rag: Any, question: str, **kwargs: Any) -> Iterator[tuple[str,
 
 def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bool) -> str:
     """Save uploaded files under `sources` and index them; a report of what happened to each."""
-    from rag.uploads import save_upload
+    from rag.ingest.uploads import save_upload
 
     if not files:
         return "Choisissez d’abord un ou plusieurs fichiers (.md, .txt, .html, .pdf)."
@@ -289,18 +289,19 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("RAG_CONCURRENCY", "2")),
         help="questions answered at once (default 2, or $RAG_CONCURRENCY; BENCHMARKS.md, Reliability)",
     )
-    from rag.cli import _print_stats, _progress_bar, answer_options, answer_settings, backend_option
+    from rag.cli.commands import print_stats, progress_bar
+    from rag.cli.options import answer_options, answer_settings, backend_option
 
     answer_options(p)
     backend_option(p)
     args = p.parse_args(argv)
 
     from rag.errors import RagError
-    from rag.pipeline import RAG
+    from rag.pipeline import RAG, index_config
 
-    rag = RAG(args.index)
-    rag.config = rag.config.with_(**answer_settings(args), embedding_backend=args.embedding_backend)
-    progress = _progress_bar()
+    config = index_config(args.index).with_(**answer_settings(args), embedding_backend=args.embedding_backend)
+    rag = RAG(args.index, config=config)
+    progress = progress_bar()
     try:
         stats = rag.index([args.sources], on_progress=progress)
     except RagError as exc:
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         progress.close()  # type: ignore[attr-defined]
-    _print_stats(stats, as_json=False)
+    print_stats(stats, as_json=False)
     if rag.config.rerank:  # load it now rather than on the first question
         print("loading the reranking model", file=sys.stderr)
         try:

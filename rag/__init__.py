@@ -13,12 +13,9 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-# subtle: torch runs the reranker's bf16 products through oneDNN, which keeps a compiled kernel
-# for every matrix shape it meets (up to 1,024 by default); each question's batch has new shapes,
-# so that cache alone grew the resident memory ~5 MB a question. 128 shapes: ~500 MB less at the
-# peak over 200 squad-en questions, and no speed difference this machine can show there or under
-# concurrent load on the seed articles (three runs each; BENCHMARKS.md). A default only: a value
-# already set wins. It must be set before torch makes its first product, hence here.
+# subtle: oneDNN keeps a compiled kernel per matrix shape (1,024 by default) and every question's
+# reranker batch has new shapes, so resident memory grew with each question; 128 bounds it at no
+# measurable cost. A default only (a value already set wins); it must precede torch's first product.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "128")
 
 from .config import Config
@@ -69,18 +66,25 @@ def __getattr__(name: str) -> Any:
 
 
 def default_rag() -> RAG:
-    """The shared instance over the project's `index/`, built from `sources/` on first use."""
+    """The shared instance over `index/`, built from `sources/` on first use: the repository's in a
+    source checkout, else those in the current folder (`config.default_folders`)."""
     global _default
     with _default_lock:
         if _default is None:
-            from . import index as index_io
-            from .config import project_root
+            from .config import default_folders
+            from .errors import IndexNotFoundError
             from .pipeline import RAG
+            from .storage import index as index_io
 
-            root = project_root()
-            rag = RAG(root / "index")
+            index_dir, sources = default_folders()
+            rag = RAG(index_dir)
             if not index_io.exists(rag.index_dir):
-                rag.index([root / "sources"])
+                if not sources.is_dir():
+                    raise IndexNotFoundError(
+                        f"no index in {index_dir} and no {sources} folder to build it from; "
+                        "build one with `rag index PATH...`, or use rag.RAG(index_dir)"
+                    )
+                rag.index([sources])
             _default = rag
         return _default
 

@@ -12,13 +12,14 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .config import Config
-from .lang import normalize_apostrophes
 from .records import Answer, Hit
+from .storage.index import Index
+from .text.terms import normalize_apostrophes
 
 _WS = re.compile(r"\s+")
 # Where the harness keeps the indexes it builds of eval corpora (the CLI's --cache default).
@@ -228,6 +229,31 @@ def cached_index_dir(cache: Path, corpus: Path, config: Config, store: str) -> P
     h = hashlib.sha256(Path(corpus).read_bytes())
     h.update(json.dumps(settings, sort_keys=True).encode())
     return Path(cache) / h.hexdigest()[:16]
+
+
+def without(index: Index, rows: Iterable[int]) -> Index:
+    """A view of `index` in which the chunks at `rows` are never found, by either retriever, as if
+    they were not indexed (BM25's corpus statistics stay): for asking a question whose answer was
+    taken out of its article. The local stores only (FAISS and bm25s)."""
+    left_out = frozenset(rows)
+    return replace(
+        index, store=cast(Any, _Without(index.store, left_out)), lexical=cast(Any, _Without(index.lexical, left_out))
+    )
+
+
+class _Without:
+    """A store whose `search(..., k)` skips `rows`: it asks the inner store for k more."""
+
+    def __init__(self, inner: Any, rows: frozenset[int]) -> None:
+        self._inner, self._rows = inner, rows
+
+    def search(self, *args: Any) -> list[tuple[int, float]]:
+        *query, k = args
+        found = self._inner.search(*query, k + len(self._rows))
+        return [p for p in found if p[0] not in self._rows][:k]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 @dataclass(frozen=True)

@@ -11,27 +11,25 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import index as index_io
+from .answer.close_calls import close_passages
 from .config import ANSWERERS, AnswererName, Config
-from .embed import Embedder
-from .followup import Turn, contextualize, earlier_question
-from .indexing import ProgressCallback, update_index
-from .lang import detect_lang
-from .llm import BUNDLED_LLM, LLM, TokenCallback
-from .manifest import Manifest
-from .records import Answer, Hit, IndexStats
-from .rerank import Reranker, load_reranker, passages, rerank, worth_reranking
-from .retrieve import Mode, rerank_pool
-from .retrieve import search as hybrid_search
-from .store import StoreKind
+from .crosslingual import lm_chooses_quotes
+from .ingest.indexing import ProgressCallback, update_index
+from .models.embed import Embedder
+from .models.llm import LLM, TokenCallback
+from .models.lm_scoring import Reranker
+from .query import read_query
+from .records import Answer, Hit, IndexStats, Query
+from .search.hybrid import Mode
+from .search.hybrid import search as hybrid_search
+from .search.rerank import Reranking
+from .storage import index as index_io
+from .storage.faiss_store import StoreKind
+from .storage.manifest import Manifest
+from .text.followup import Turn
 
 if TYPE_CHECKING:
-    from .answer import PassageScorer
-
-# Reranking scores remembered per (index version, model, query, candidates), oldest dropped first:
-# a few hundred bytes each, and enough for the eval harness to rerank each question once although it
-# searches all of a set's questions before it asks them.
-RERANK_MEMO = 4096
+    from .answer.extractive import PassageScorer
 
 
 class RAG:
@@ -53,13 +51,18 @@ class RAG:
         llms: dict[str, LLM] | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
-        self.config = config or _config_of(self.index_dir) or Config()
+        self._config = config or index_config(self.index_dir)
         self._embedder = embedder
         self._index: index_io.Index | None = None
         self._lock = threading.Lock()
         self._llms: dict[str, LLM] = dict(llms or {})
         self._llm_lock = threading.Lock()
-        self._rerank_memo: dict[tuple[str, str, str, tuple[str, ...]], list[float]] = {}
+        self._reranking = Reranking(self.config)
+
+    @property
+    def config(self) -> Config:
+        """The settings, fixed for this object's life: make another `RAG` for others."""
+        return self._config
 
     @property
     def embedder(self) -> Embedder:
@@ -107,66 +110,33 @@ class RAG:
             self._index = idx
         return idx
 
-    def search(self, query: str, *, k: int | None = None, mode: Mode = "hybrid") -> list[Hit]:
-        """The best chunks for `query` (see `retrieve.search`), reranked when `config.rerank` is set
-        and `mode` is "hybrid" (the components alone are never reranked, for comparison)."""
-        return self._retrieve(self.current(), query, self.config.k if k is None else k, mode)
+    def search(
+        self, query: str, *, k: int | None = None, mode: Mode = "hybrid", history: Sequence[Turn] | None = None
+    ) -> list[Hit]:
+        """The best chunks for `query` (see `search.hybrid.search`), reranked when `config.rerank` is
+        set and `mode` is "hybrid" (the components alone are never reranked, for comparison). With
+        `history`, a follow-up question is completed from it first, as `ask` does."""
+        return self._retrieve(self.current(), read_query(query, history), self.config.k if k is None else k, mode)
 
-    def _retrieve(self, idx: index_io.Index, query: str, k: int, mode: Mode = "hybrid") -> list[Hit]:
-        c = self.config
-        if not (c.rerank and mode == "hybrid"):
-            return hybrid_search(idx, self.embedder, query, k=k, config=c, mode=mode)
+    def _retrieve(self, idx: index_io.Index, query: Query, k: int, mode: Mode = "hybrid") -> list[Hit]:
+        if not (self.config.rerank and mode == "hybrid"):
+            return hybrid_search(idx, self.embedder, query, k=k, config=self.config, mode=mode)
         if k < 1:
             raise ValueError(f"k must be at least 1 (got {k})")
-        hits = rerank_pool(idx, self.embedder, query, k=k, config=c)
-        if not worth_reranking(hits):
-            return hits[:k]
-        key = (idx.version, c.rerank_model, query, tuple(h.chunk.chunk_id for h in hits))
-        scores = self._rerank_memo.get(key)
-        if scores is None:  # the same question is often retrieved twice (search, then ask; a retry)
-            # and, last, the question after an empty passage: what each passage adds to it (the gate's)
-            read = [*passages(idx.documents, (h.chunk for h in hits)), ("", "")]
-            scores = self.reranker.scores(query, read, lang=detect_lang(query))
-            with self._lock:
-                self._rerank_memo[key] = scores
-                while len(self._rerank_memo) > RERANK_MEMO:
-                    self._rerank_memo.pop(next(iter(self._rerank_memo)))
-        return rerank(hits, scores[:-1], weight=c.rerank_weight, k=k, null=scores[-1])
+        return self._reranking.search(idx, self.embedder, query, k)
 
-    @property
-    def gate_lm_weight(self) -> float:
-        """The weight of the reranking LM's gain in the gate (`Config.gate_lm_weight`): calibrated
-        for the bundled reranker only, so 0 for another unless the config gives one."""
-        from .answer import GATE_LM_WEIGHT
-
-        weight = self.config.gate_lm_weight
-        if weight is not None:
-            if not isinstance(weight, int | float) or not 0.0 <= weight < float("inf"):
-                raise ValueError(
-                    f"gate_lm_weight must be a number of 0 or more (got {weight}); "
-                    f"None takes {GATE_LM_WEIGHT} with the bundled reranker, 0 with another"
-                )
-            return float(weight)
-        return GATE_LM_WEIGHT if self.config.rerank_model in ("", BUNDLED_LLM) else 0.0
-
-    def quote_scorer(self, question: str, hits: Sequence[Hit]) -> PassageScorer | None:
-        """The reranking LM, for the answerer to choose the sentences it quotes (`answer.lm_ordered`),
-        when it ordered `hits` (reranking on and worth it) and the embedding model does not read the
-        question's language (`Config.embedding_langs`): there the quote score's dense half says
-        little. Else None (the quote score alone): on English the LM's choice gained nothing, for
-        ~0.6 s (BENCHMARKS.md)."""
-        lang = detect_lang(question)
-        if not (self.config.rerank and hits and hits[0].rerank_score is not None):
-            return None
-        if self.config.dense_weight_for(lang) > 0:
+    def quote_scorer(self, query: Query, hits: Sequence[Hit]) -> PassageScorer | None:
+        """The reranking LM, for the extractive answerer to choose the sentences it quotes, where
+        the cross-language policy gives it that job (`crosslingual.lm_chooses_quotes`); else None."""
+        if not lm_chooses_quotes(self.config, query.lang, hits):
             return None
         reranker = self.reranker
-        return lambda q, texts: reranker.scores(q, texts, lang=lang)
+        return lambda q, texts: reranker.scores(q, texts, lang=query.lang)
 
     @property
     def reranker(self) -> Reranker:
         """The reranking language model, loaded on first use and shared within the process."""
-        return load_reranker(self.config.rerank_model, prefix_cache_mb=self.config.rerank_cache_mb)
+        return self._reranking.reranker
 
     def ask(
         self,
@@ -193,8 +163,8 @@ class RAG:
                 sources are said not to contain it (default `config.min_support`; `Answer.support`
                 reports the value reached).
         """
-        from .answer import answer_question, close_passages
-        from .generative import answer_generated
+        from .answer.extractive import answer_question
+        from .answer.generative import answer_generated
 
         if not isinstance(question, str):
             raise ValueError(f"question must be a string (got {type(question).__name__})")
@@ -204,36 +174,23 @@ class RAG:
         gate = self.config.min_support if min_support is None else min_support
         if not isinstance(gate, int | float) or not 0.0 <= gate <= 1.0:
             raise ValueError(f"min_support must be between 0 and 1 (got {gate}); the default is {Config.min_support}")
-        lm_weight = self.gate_lm_weight
         t0 = time.perf_counter()
-        earlier = earlier_question(question, history)  # what a follow-up refers to, for the prompt
-        query = contextualize(question, history)
+        query = read_query(question, history)
         idx = self.current()
         hits = self._retrieve(idx, query, self.config.k if k is None else k)
         t1 = time.perf_counter()
         if name == "extractive":
-            scorer = self.quote_scorer(question, hits)
-            answer = answer_question(
-                question, hits, idx, self.embedder, threshold=gate, lm_weight=lm_weight, scorer=scorer
-            )
+            scorer = self.quote_scorer(query, hits)
+            answer = answer_question(query, hits, idx, self.embedder, self.config, threshold=gate, scorer=scorer)
             if on_token:
                 on_token(answer.text)
         else:
             answer = answer_generated(
-                question,
-                hits,
-                idx,
-                self.embedder,
-                self.llm(name),
-                max_tokens=self.config.max_answer_tokens,
-                threshold=gate,
-                lm_weight=lm_weight,
-                on_token=on_token,
-                earlier=earlier,
+                query, hits, idx, self.embedder, self.llm(name), self.config, threshold=gate, on_token=on_token
             )
         timings = {"retrieval": t1 - t0, "answer": time.perf_counter() - t1}
-        close = close_passages(answer.citations, answer.passages)
-        return replace(answer, timings=timings, query=query, close_passages=close)
+        close = close_passages(answer.citations, answer.passages, self.config.tuned.close_call_margin)
+        return replace(answer, timings=timings, query=query.search_text, close_passages=close)
 
     def llm(self, answerer: AnswererName) -> LLM:
         """The language model behind a generative answerer, loaded on first use and kept."""
@@ -241,13 +198,13 @@ class RAG:
             if answerer not in self._llms:
                 c = self.config
                 if answerer == "openai":
-                    from .openai_api import OpenAIChat
+                    from .models.openai_client import OpenAIChat
 
                     self._llms[answerer] = OpenAIChat(
                         c.openai_base_url, c.openai_model, api_key=c.openai_api_key, timeout=c.openai_timeout
                     )
                 elif answerer == "local":
-                    from .llm import load_llm
+                    from .models.llama_cpp import load_llm
 
                     self._llms[answerer] = load_llm(c.llm_model, engine=c.llm_engine, threads=c.llm_threads)
                 else:
@@ -255,14 +212,17 @@ class RAG:
             return self._llms[answerer]
 
 
-def _config_of(index_dir: Path) -> Config | None:
+def index_config(index_dir: str | Path) -> Config:
+    """The settings an existing index was built with (embedding model, prompts, chunker), else the
+    defaults: what `RAG(index_dir)` uses when given no config. Build on it with `Config.with_`."""
+    index_dir = Path(index_dir)
     version = index_io.current_version(index_dir) if index_dir.exists() else None
     if version is None:
-        return None
+        return Config()
     try:
         m = Manifest.read(index_dir / version / "manifest.json")
     except Exception:  # noqa: BLE001 - a broken manifest is reported with its message on load
-        return None
+        return Config()
     return Config().with_(
         embedding_model=m.embedding_model, query_prompt=m.query_prompt, passage_prompt=m.passage_prompt, **m.chunker
     )

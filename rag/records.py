@@ -24,6 +24,17 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Query:
+    """A question, read once (`query.read_query`) and carried through retrieval, reranking, the
+    gate, quoting and the refusal, so every stage sees the same text and language."""
+
+    text: str  # as the user asked it: what evidence is scored against and the answer is for
+    search_text: str  # what retrieval and reranking read: completed from the conversation for a follow-up
+    lang: Lang  # decided once, from the question (from the earlier one when it shows none)
+    earlier: str = ""  # the earlier question a follow-up refers to ("" when it stands alone)
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A passage of a document: `document.text[start:end] == text`."""
 

@@ -1,10 +1,13 @@
-"""Shared fixtures: the real bundled embedding model, loaded once per test run."""
+"""Shared fixtures (the real bundled models, loaded once per test run) and the two tiers: a test
+that uses a model, a server or a browser is marked `slow`; `pytest -m "not slow"` runs the rest and
+fails if any of them loaded a model runtime."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -14,11 +17,32 @@ import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
+# Fixtures that load a model or start a process: a test using any of them is slow.
+HEAVY_FIXTURES = frozenset(
+    """embedder seed_rag piaf_rag squad_rag seed_rag_any piaf_rag_any squad_rag_any local_llm openai_server
+    app app_url page torch_embedder cache evil_rag reranker""".split()
+)
+# What the fast tier must never import: the model runtimes.
+MODEL_RUNTIMES = ("torch", "transformers", "sentence_transformers", "llama_cpp", "onnxruntime", "openvino")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if session.config.getoption("markexpr") == "not slow":
+        loaded = [m for m in MODEL_RUNTIMES if m in sys.modules]
+        if loaded:
+            print(f"\nthe fast tier imported {loaded}: mark the test that loads a model as slow", file=sys.stderr)
+            session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embed import Embedder
+    from rag.models.embed import Embedder
 
     return Embedder()
 
@@ -49,6 +73,14 @@ def squad_rag(tmp_path_factory, embedder):
     rag = RAG(tmp_path_factory.mktemp("squad-index"), embedder=embedder)
     rag.index([DATA / "squad-en" / "corpus.jsonl"])
     return rag
+
+
+def reconfigured(rag, **changes):
+    """Another session over `rag`'s index and model with some settings changed (configs are fixed
+    for a session's life)."""
+    from rag.pipeline import RAG
+
+    return RAG(rag.index_dir, config=rag.config.with_(**changes), embedder=rag.embedder)
 
 
 STORES = ["flat", "milvus"]
@@ -100,7 +132,8 @@ def sources_copy(tmp_path):
 @pytest.fixture(scope="session", params=["transformers", "llama.cpp"])
 def local_llm(request):
     """The bundled Gemma 3 270M through each local engine (the GGUF conversion is cached)."""
-    from rag.llm import LlamaCppLLM, TransformersLLM
+    from rag.models.llama_cpp import LlamaCppLLM
+    from rag.models.llm import TransformersLLM
 
     return TransformersLLM() if request.param == "transformers" else LlamaCppLLM(threads=2)
 
@@ -149,7 +182,7 @@ def openai_server(tmp_path_factory):
     """A real OpenAI-compatible server: llama-cpp-python's, serving the bundled GGUF on loopback."""
     import sys
 
-    from rag.llm import default_cache_dir, resolve_llm
+    from rag.models.llm import default_cache_dir, resolve_llm
 
     folder, gguf = resolve_llm("", default_cache_dir())
     port = free_port()

@@ -5,31 +5,35 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answer import (
-    CLOSE_CALL_MARGIN,
-    GATE_CROSS_LM_OFFSET,
-    GATE_CROSS_LM_WEIGHT,
-    GATE_LM_CAP,
-    GATE_LM_OFFSET,
-    GATE_LM_WEIGHT,
-    NOT_FOUND,
-    QUOTE_RANK_WEIGHT,
-    SECOND_SENTENCE_SUPPORT,
-    answer_question,
-    close_passages,
-    crosses_languages,
-    gate_support,
-    lm_ordered,
-    quote_score,
-    select_evidence,
-    support,
-)
+from rag.answer.close_calls import close_passages
+from rag.answer.evidence import quote_score, select_evidence, support
+from rag.answer.extractive import answer_question, lm_ordered
+from rag.answer.gate import NOT_FOUND, lm_adjusted, lm_weight
 from rag.config import Config
+from rag.crosslingual import crosses_languages, gate_lm_terms
 from rag.evaluation import answer_metrics, contains_answer, read_questions
 from rag.pipeline import RAG
+from rag.query import read_query
 from rag.records import Chunk, Citation, Hit
+from rag.tuned import TUNED
 
-from .conftest import DATA
+from .conftest import DATA, reconfigured
+
+MARGIN = TUNED.close_call_margin
+
+
+def _answer(rag, question, hits, **kwargs):
+    """The extractive answer to `question` over `hits` with `rag`'s index, model and config."""
+    threshold = kwargs.pop("threshold", rag.config.min_support)
+    config = kwargs.pop("config", rag.config)
+    return answer_question(
+        read_query(question), hits, rag.current(), rag.embedder, config, threshold=threshold, **kwargs
+    )
+
+
+def _sentence_support(rag, question, hits):
+    """The gate's value without the LM's part: the best sentence's support alone."""
+    return _answer(rag, question, hits, threshold=0.0, config=rag.config.with_(gate_lm_weight=0.0)).support
 
 
 def _rag_over(tmp_path, embedder, files: dict[str, str], config: Config | None = None) -> RAG:
@@ -92,42 +96,35 @@ def test_the_gate_reads_the_sentence_support_moved_by_the_lm_gain_of_the_top_pas
     hits = seed_rag.search(q)
     gain = hits[0].rerank_gain
     assert gain is not None
-    sentence = answer_question(q, hits, seed_rag.current(), seed_rag.embedder, threshold=0.0, lm_weight=0.0).support
-    expected = sentence + GATE_LM_WEIGHT * (min(gain, GATE_LM_CAP) - GATE_LM_OFFSET)
+    sentence = _sentence_support(seed_rag, q, hits)
+    t = TUNED
+    expected = sentence + t.gate_lm_weight * (min(gain, t.gate_lm_cap) - t.gate_lm_offset)
     answer = seed_rag.ask(q)
     assert answer.answered and answer.support == pytest.approx(min(1.0, max(0.0, expected)))
     assert answer.support != pytest.approx(sentence)  # the LM's part counts
-    top = hits[0]
-    assert gate_support(0.4, [replace(top, rerank_gain=None)]) == 0.4  # not reranked
-    assert gate_support(0.4, []) == 0.4
-    capped = gate_support(0.4, [replace(top, rerank_gain=50.0)])
-    assert capped == pytest.approx(0.4 + GATE_LM_WEIGHT * (GATE_LM_CAP - GATE_LM_OFFSET))
-    assert gate_support(0.01, [replace(top, rerank_gain=-50.0)]) == 0.0  # within 0-1
-    assert gate_support(0.4, [replace(top, rerank_gain=9.0)], lm_weight=0.0) == 0.4
+    w, cap, offset = t.gate_lm_weight, t.gate_lm_cap, t.gate_lm_offset
+    assert lm_adjusted(0.4, None, w, cap, offset) == 0.4  # not reranked
+    assert lm_adjusted(0.4, 50.0, w, cap, offset) == pytest.approx(0.4 + w * (cap - offset))  # capped
+    assert lm_adjusted(0.01, -50.0, w, cap, offset) == 0.0  # within 0-1
+    assert lm_adjusted(0.4, 9.0, 0.0, cap, offset) == 0.4
+    assert gate_lm_terms(seed_rag.config, w, False) == (w, offset)
 
 
 def test_the_gate_reads_the_lm_only_for_the_reranker_it_was_calibrated_on(seed_rag):
-    """GATE_LM_WEIGHT was chosen for the bundled Gemma: another `rerank_model` gives gains on
+    """The gate's LM weight was chosen for the bundled Gemma: another `rerank_model` gives gains on
     another scale, so by default its gate is the sentence's support alone; `gate_lm_weight` sets it."""
     q = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
     default = seed_rag.config
-    try:
-        assert seed_rag.gate_lm_weight == GATE_LM_WEIGHT
-        hits = seed_rag.search(q)
-        sentence = answer_question(q, hits, seed_rag.current(), seed_rag.embedder, threshold=0.0, lm_weight=0.0).support
-        seed_rag.config = default.with_(gate_lm_weight=0.0)  # what another reranker gets: the same
-        alone = seed_rag.ask(q)  # passages (the LM still reranks), the support without the LM's part
-        assert alone.answered and alone.support == pytest.approx(sentence)
-        assert alone.passages[0].rerank_gain == hits[0].rerank_gain
-        seed_rag.config = default.with_(rerank_model="someone/another-causal-lm")
-        assert seed_rag.gate_lm_weight == 0.0  # read from the config alone: no model is loaded
-        seed_rag.config = default.with_(rerank_model="someone/another-causal-lm", gate_lm_weight=0.2)
-        assert seed_rag.gate_lm_weight == 0.2
-        seed_rag.config = default.with_(gate_lm_weight=-1.0)
-        with pytest.raises(ValueError, match="gate_lm_weight must be a number of 0 or more"):
-            seed_rag.ask(q)
-    finally:
-        seed_rag.config = default
+    assert lm_weight(default) == TUNED.gate_lm_weight
+    hits = seed_rag.search(q)
+    sentence = _sentence_support(seed_rag, q, hits)
+    alone = reconfigured(seed_rag, gate_lm_weight=0.0).ask(q)  # what another reranker gets: the same
+    assert alone.answered and alone.support == pytest.approx(sentence)  # passages, no LM part
+    assert alone.passages[0].rerank_gain == hits[0].rerank_gain
+    assert lm_weight(default.with_(rerank_model="someone/another-causal-lm")) == 0.0  # no model is loaded
+    assert lm_weight(default.with_(rerank_model="someone/another-causal-lm", gate_lm_weight=0.2)) == 0.2
+    with pytest.raises(ValueError, match="Config.gate_lm_weight must be a number of 0.0 or more"):
+        default.with_(gate_lm_weight=-1.0)
 
 
 def test_a_question_in_another_language_than_its_passage_leans_on_the_lm(seed_rag):
@@ -135,22 +132,20 @@ def test_a_question_in_another_language_than_its_passage_leans_on_the_lm(seed_ra
     stems), so the LM's gain weighs GATE_CROSS_LM_WEIGHT around GATE_CROSS_LM_OFFSET there."""
     q = "How much did Google pay to bring back Noam Shazeer?"
     hits, idx = seed_rag.search(q), seed_rag.current()
-    assert crosses_languages("en", hits, idx) and not crosses_languages("fr", hits, idx)
+    assert crosses_languages("en", hits, idx.documents) and not crosses_languages("fr", hits, idx.documents)
     gain = hits[0].rerank_gain
     assert gain is not None
-    sentence = answer_question(q, hits, idx, seed_rag.embedder, threshold=0.0, lm_weight=0.0).support
+    sentence = _sentence_support(seed_rag, q, hits)
     answer = seed_rag.ask(q)
-    expected = sentence + GATE_CROSS_LM_WEIGHT * (min(gain, GATE_LM_CAP) - GATE_CROSS_LM_OFFSET)
+    t, c = TUNED, seed_rag.config
+    expected = sentence + t.gate_cross_lm_weight * (min(gain, t.gate_lm_cap) - t.gate_cross_lm_offset)
     assert answer.answered and answer.support == pytest.approx(min(1.0, max(0.0, expected)))
-    assert answer.support > gate_support(sentence, hits)  # more than the same-language gate gives
-    top = replace(hits[0], rerank_gain=2.0)
-    unscaled = gate_support(0.2, [top], cross=True)
-    assert unscaled == pytest.approx(0.2 + GATE_CROSS_LM_WEIGHT * (2.0 - GATE_CROSS_LM_OFFSET))
-    one = replace(top, rerank_gain=1.0)
-    scaled = gate_support(0.2, [one], lm_weight=2 * GATE_LM_WEIGHT, cross=True)  # scales with the weight
-    assert scaled == pytest.approx(0.2 + 2 * GATE_CROSS_LM_WEIGHT * (1.0 - GATE_CROSS_LM_OFFSET))
-    assert gate_support(0.2, [top], lm_weight=0.0, cross=True) == 0.2  # another reranker: no LM part
-    assert gate_support(0.2, [replace(top, rerank_gain=None)], cross=True) == 0.2  # not reranked
+    same = lm_adjusted(sentence, gain, t.gate_lm_weight, t.gate_lm_cap, t.gate_lm_offset)
+    assert answer.support > same  # more than the same-language gate gives
+    weight, offset = gate_lm_terms(c, t.gate_lm_weight, True)
+    assert (weight, offset) == pytest.approx((t.gate_cross_lm_weight, t.gate_cross_lm_offset))
+    assert gate_lm_terms(c, 2 * t.gate_lm_weight, True)[0] == pytest.approx(2 * t.gate_cross_lm_weight)  # scales
+    assert gate_lm_terms(c, 0.0, True)[0] == 0.0  # another reranker: no LM part
 
 
 def test_english_questions_about_the_french_seed_articles_are_answered(seed_rag):
@@ -186,20 +181,21 @@ def test_across_languages_the_passages_next_best_sentence_is_quoted(tmp_path, em
     idx = rag.current()
     q = "What does the beaver build on rivers?"
     hits = rag.search(q)
-    assert crosses_languages("en", hits, idx)
-    evidence = select_evidence(q, hits, idx, embedder)
-    assert len(evidence) == 3 and all(support(ev) < SECOND_SENTENCE_SUPPORT for ev in evidence[1:])
-    a = answer_question(q, hits, idx, embedder, threshold=0.0)
+    assert crosses_languages("en", hits, idx.documents)
+    evidence = select_evidence(read_query(q), hits, idx, embedder, rag.config)
+    second = TUNED.second_sentence_support
+    assert len(evidence) == 3 and all(support(ev) < second for ev in evidence[1:])
+    a = _answer(rag, q, hits, threshold=0.0)
     assert len(a.citations) == 2 and len({c.chunk_id for c in a.citations}) == 1
     assert [c.start for c in a.citations] == sorted(c.start for c in a.citations)  # in the document's order
     _check_citations(rag, a)
     same = "Que construit le castor sur les rivières ?"  # in French, the rule is the calibrated one
     hits = rag.search(same)
-    assert not crosses_languages("fr", hits, idx)
-    quoted = answer_question(same, hits, idx, embedder, threshold=0.0)
-    evidence = select_evidence(same, hits, idx, embedder)
-    best = max(evidence, key=quote_score)
-    others = [ev for ev in evidence if ev is not best and support(ev) >= SECOND_SENTENCE_SUPPORT]
+    assert not crosses_languages("fr", hits, idx.documents)
+    quoted = _answer(rag, same, hits, threshold=0.0)
+    evidence = select_evidence(read_query(same), hits, idx, embedder, rag.config)
+    best = max(evidence, key=lambda ev: quote_score(ev, rag.config))
+    others = [ev for ev in evidence if ev is not best and support(ev) >= second]
     assert len(quoted.citations) == 1 + bool(others)
 
 
@@ -207,21 +203,17 @@ def test_min_support_sets_how_strong_the_evidence_must_be(seed_rag):
     """The gate's threshold is the user's (Config.min_support, `--min-support`): `Answer.support` is
     what it is compared with, a threshold above it refuses, and a value outside 0-1 is an error."""
     q = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
-    default = seed_rag.config
-    try:
-        answered = seed_rag.ask(q)
-        assert answered.answered and default.min_support <= answered.support <= 1
-        seed_rag.config = default.with_(min_support=answered.support + 1e-6)  # just above what it had
-        strict = seed_rag.ask(q)
-        assert not strict.answered and strict.text == NOT_FOUND["fr"] and strict.citations == ()
-        assert strict.support == answered.support  # the same evidence, another threshold
-        seed_rag.config = default.with_(min_support=0.0)
-        assert seed_rag.ask("Quelle est la capitale de l'Australie ?").answered  # nothing is refused
-        seed_rag.config = default.with_(min_support=1.5)
-        with pytest.raises(ValueError, match="min_support must be between 0 and 1"):
-            seed_rag.ask(q)
-    finally:
-        seed_rag.config = default
+    answered = seed_rag.ask(q)
+    assert answered.answered and seed_rag.config.min_support <= answered.support <= 1
+    strict = reconfigured(seed_rag, min_support=answered.support + 1e-6).ask(q)  # just above what it had
+    assert not strict.answered and strict.text == NOT_FOUND["fr"] and strict.citations == ()
+    assert strict.support == answered.support  # the same evidence, another threshold
+    assert seed_rag.ask(q, min_support=answered.support + 1e-6).answered is False  # per question too
+    assert reconfigured(seed_rag, min_support=0.0).ask("Quelle est la capitale de l'Australie ?").answered
+    with pytest.raises(ValueError, match="Config.min_support must be a number between 0.0 and 1.0"):
+        seed_rag.config.with_(min_support=1.5)
+    with pytest.raises(ValueError, match="min_support must be between 0 and 1"):
+        seed_rag.ask(q, min_support=1.5)
 
 
 @pytest.mark.parametrize(
@@ -250,6 +242,7 @@ def test_ask_rejects_non_strings(seed_rag):
         seed_rag.ask(None)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fixture,folder,other", [("piaf_rag", "piaf-fr", "squad_rag"), ("squad_rag", "squad-en", "piaf_rag")]
 )
@@ -275,7 +268,7 @@ def test_quotes_follow_the_passage_ranking_when_sentences_match_alike(tmp_path, 
     assert {h.chunk.doc_id for h in hits} == {"a.md", "b.md"}
     for first, second in (hits, hits[::-1]):
         ranked = [replace(first, rank=1), replace(second, rank=2)]
-        a = answer_question(question, ranked, rag.current(), embedder)
+        a = _answer(rag, question, ranked)
         assert a.answered and a.citations[0].doc_id == first.chunk.doc_id, (first.chunk.doc_id, a.text)
         _check_citations(rag, a)
 
@@ -293,11 +286,11 @@ def test_a_second_sentence_comes_from_the_best_sentences_passage(tmp_path, embed
     question = "Quand le viaduc de Millau a-t-il été inauguré ?"
     hits = {h.chunk.doc_id: h for h in rag.search(question, k=2)}
     ranked = [replace(hits["a.md"], rank=1), replace(hits["b.md"], rank=2)]
-    a = answer_question(question, ranked, rag.current(), embedder)
+    a = _answer(rag, question, ranked)
     assert a.answered and "14 décembre 2004" in a.text, a.text
     assert [c.doc_id for c in a.citations] == ["a.md", "a.md"], a.text
     _check_citations(rag, a)
-    one = answer_question(question, ranked, rag.current(), embedder, second_support=1.01)
+    one = _answer(rag, question, ranked, config=_tuned(rag, second_sentence_support=1.01))
     assert [c.quote for c in one.citations] == [a.citations[0].quote]
 
 
@@ -311,16 +304,18 @@ def test_quote_score_weighs_dense_and_lexical_match_by_dense_share(tmp_path, emb
     rag = _rag_over(tmp_path, embedder, files, Config(rerank=False))
     question = "Quand le viaduc de Millau a-t-il été inauguré ?"
     hits = rag.search(question, k=1)
-    evidence = select_evidence(question, hits, rag.current(), embedder)
+    evidence = select_evidence(read_query(question), hits, rag.current(), embedder, rag.config)
     assert len(evidence) == 3
-    rank = QUOTE_RANK_WEIGHT / evidence[0].hit.rank
+    rank = TUNED.quote_rank_weight / evidence[0].hit.rank
+    dense_only, overlap_only = _tuned(rag, quote_dense_share=1.0), _tuned(rag, quote_dense_share=0.0)
     for ev in evidence:
-        assert quote_score(ev) == pytest.approx(0.45 * ev.dense + 0.45 * ev.overlap + rank)
-        assert quote_score(ev, dense_share=1.0) == pytest.approx(0.9 * ev.dense + rank)
-        assert quote_score(ev, dense_share=0.0) == pytest.approx(0.9 * ev.overlap + rank)
-    by_overlap = max(evidence, key=lambda ev: quote_score(ev, dense_share=0.0))
+        assert quote_score(ev, rag.config) == pytest.approx(0.45 * ev.dense + 0.45 * ev.overlap + rank)
+        assert quote_score(ev, dense_only) == pytest.approx(0.9 * ev.dense + rank)
+        assert quote_score(ev, overlap_only) == pytest.approx(0.9 * ev.overlap + rank)
+    by_overlap = max(evidence, key=lambda ev: quote_score(ev, overlap_only))
     assert by_overlap.overlap == max(ev.overlap for ev in evidence)
-    answer = answer_question(question, hits, rag.current(), embedder, dense_share=0.0, second_support=1.01)
+    config = _tuned(rag, quote_dense_share=0.0, second_sentence_support=1.01)
+    answer = _answer(rag, question, hits, config=config)
     assert [c.quote for c in answer.citations] == [by_overlap.text]
 
 
@@ -332,7 +327,9 @@ def test_lm_ordered_puts_first_the_sentence_whose_removal_costs_the_question_mos
     rag = _rag_over(tmp_path, embedder, {"viaduc.md": text}, Config(rerank=False))
     q = "Par qui le viaduc a-t-il été inauguré ?"
     hits = rag.search(q, k=1)
-    evidence = sorted(select_evidence(q, hits, rag.current(), embedder), key=lambda ev: ev.start)
+    evidence = sorted(
+        select_evidence(read_query(q), hits, rag.current(), embedder, rag.config), key=lambda ev: ev.start
+    )
     assert len(evidence) == 3
     read = []
 
@@ -354,7 +351,7 @@ def test_the_reranking_lm_chooses_the_quote_outside_the_embedders_languages(seed
     by the real reranking LM; an English question, or no reranking, keeps the quote score alone."""
     q = "Pour combien Naveen Rao a-t-il vendu MosaicML ?"
     hits = seed_rag.search(q)
-    scorer = seed_rag.quote_scorer(q, hits)
+    scorer = seed_rag.quote_scorer(read_query(q), hits)
     assert scorer is not None
     calls = []
 
@@ -362,21 +359,16 @@ def test_the_reranking_lm_chooses_the_quote_outside_the_embedders_languages(seed
         calls.append(len(passages))
         return scorer(question, passages)
 
-    idx = seed_rag.current()
-    with_lm = answer_question(q, hits, idx, seed_rag.embedder, scorer=counted)
+    with_lm = _answer(seed_rag, q, hits, scorer=counted)
     assert calls and calls[0] >= 2  # one LM batch: the passage without each of its sentences
     asked = seed_rag.ask(q)
     assert asked.text == with_lm.text and "1,3 milliard" in asked.text
     _check_citations(seed_rag, asked)
     assert len({c.chunk_id for c in asked.citations}) == 1
     english = "For how much was MosaicML sold to Databricks?"
-    assert seed_rag.quote_scorer(english, seed_rag.search(english)) is None
-    default = seed_rag.config
-    try:
-        seed_rag.config = default.with_(rerank=False)
-        assert seed_rag.quote_scorer(q, seed_rag.search(q)) is None
-    finally:
-        seed_rag.config = default
+    assert seed_rag.quote_scorer(read_query(english), seed_rag.search(english)) is None
+    plain = reconfigured(seed_rag, rerank=False)
+    assert plain.quote_scorer(read_query(q), plain.search(q)) is None
 
 
 def test_the_lm_chooses_quotes_at_least_as_well_on_french(piaf_rag):
@@ -385,20 +377,24 @@ def test_the_lm_chooses_quotes_at_least_as_well_on_french(piaf_rag):
     (the public set: 0.733 -> 0.750, BENCHMARKS.md), from the same passage, so every citation of an
     answer stays in the passage the quote score chose."""
     questions = read_questions(DATA / "piaf-fr" / "questions.jsonl")
-    idx = piaf_rag.current()
     hit = {0.0: 0, 1.0: 0}
     changed = 0
     for question in questions:
         hits = piaf_rag.search(question.question)
-        alone = answer_question(question.question, hits, idx, piaf_rag.embedder)
-        scorer = piaf_rag.quote_scorer(question.question, hits)
-        with_lm = answer_question(question.question, hits, idx, piaf_rag.embedder, scorer=scorer)
+        alone = _answer(piaf_rag, question.question, hits)
+        scorer = piaf_rag.quote_scorer(read_query(question.question), hits)
+        with_lm = _answer(piaf_rag, question.question, hits, scorer=scorer)
         for weight, a in ((0.0, alone), (1.0, with_lm)):
             hit[weight] += a.answered and contains_answer(a.text, question.answers)
             _check_citations(piaf_rag, a)
         changed += alone.text != with_lm.text
         assert {c.chunk_id for c in with_lm.citations} <= {c.chunk_id for c in alone.citations}
     assert changed >= 3 and hit[1.0] >= hit[0.0], (changed, hit)
+
+
+def _tuned(rag, **changes) -> Config:
+    """`rag`'s config with some fitted constants replaced (what a calibration script does)."""
+    return rag.config.with_(tuned=replace(TUNED, **changes))
 
 
 def _scored(chunk_id: str, score: float, text: str, *, reranked: bool = True) -> Hit:
@@ -411,25 +407,25 @@ def _citing(chunk_id: str, quote: str) -> Citation:
 
 
 def test_close_passages_are_the_uncited_ones_scored_almost_as_high():
-    """Uncited passages within CLOSE_CALL_MARGIN of the best cited one's reranked score, or above
+    """Uncited passages within MARGIN of the best cited one's reranked score, or above
     it, best first; none without reranking or citations; a passage holding every quote (the next
     chunk, which overlaps the cited one by a sentence) is no alternative."""
-    m = CLOSE_CALL_MARGIN
+    m = MARGIN
     hits = [
         _scored("a#0", 2.0, "Alpha. Beta."),
         _scored("b#0", 2.0 - m / 2, "Gamma."),
         _scored("c#0", 2.0 - m * 2, "Epsilon."),
         _scored("a#1", 2.0 - m / 4, "Beta. Delta."),
     ]
-    assert close_passages([_citing("a#0", "Beta.")], hits) == ("b#0",)
+    assert close_passages([_citing("a#0", "Beta.")], hits, m) == ("b#0",)
     # With two quotes, a passage holding only one of them may hold what the other misses.
-    assert close_passages([_citing("a#0", "Alpha."), _citing("a#0", "Beta.")], hits) == ("a#1", "b#0")
+    assert close_passages([_citing("a#0", "Alpha."), _citing("a#0", "Beta.")], hits, m) == ("a#1", "b#0")
     # The answer quotes the second passage: the first, scored higher, is a close call too.
-    assert close_passages([_citing("b#0", "Gamma.")], hits) == ("a#0", "a#1")
-    assert close_passages([_citing("b#0", "Gamma.")], hits, margin=3 * m) == ("a#0", "a#1", "c#0")
-    assert close_passages([_citing("a#0", "Beta."), _citing("b#0", "Gamma."), _citing("a#1", "Delta.")], hits) == ()
-    assert close_passages([], hits) == ()
-    assert close_passages([_citing("a#0", "Beta.")], [replace(h, rerank_score=None) for h in hits]) == ()
+    assert close_passages([_citing("b#0", "Gamma.")], hits, m) == ("a#0", "a#1")
+    assert close_passages([_citing("b#0", "Gamma.")], hits, 3 * m) == ("a#0", "a#1", "c#0")
+    assert close_passages([_citing("a#0", "Beta."), _citing("b#0", "Gamma."), _citing("a#1", "Delta.")], hits, m) == ()
+    assert close_passages([], hits, m) == ()
+    assert close_passages([_citing("a#0", "Beta.")], [replace(h, rerank_score=None) for h in hits], m) == ()
 
 
 def test_a_close_call_names_the_other_passage(seed_rag):
@@ -442,7 +438,7 @@ def test_a_close_call_names_the_other_passage(seed_rag):
     scores = {h.chunk.chunk_id: h.score for h in a.passages}
     for chunk_id in a.close_passages:
         assert chunk_id in scores and chunk_id not in cited
-        assert scores[chunk_id] >= max(scores[c] for c in cited) - CLOSE_CALL_MARGIN
+        assert scores[chunk_id] >= max(scores[c] for c in cited) - MARGIN
     assert json.loads(json.dumps(a.to_dict()))["close_passages"] == list(a.close_passages)
     clear = seed_rag.ask("Pour combien MosaicML a-t-elle été vendue à Databricks ?")
     assert clear.answered and clear.close_passages == ()

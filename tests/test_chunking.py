@@ -4,8 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import chunk_document, split_sentences
 from rag.records import Document
+from rag.text.chunking import chunk_document, split_sentences
 
 TEXT_ALPHABET = st.sampled_from(list("abcdeéèàçôî ABCÉ .,;:!?…«»’'\n\t-0123456789") + ["😀", "Noam", " M. ", "l’IA"])
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import select_evidence
-from rag.cite import parse_claims, verify
-from rag.lang import detect_lang
+from rag.answer.evidence import select_evidence
+from rag.answer.verify import parse_claims, verify
+from rag.query import read_query
 
 QUESTION = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
 
@@ -14,8 +14,10 @@ QUESTION = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
 def _verify(rag, question, text):
     idx = rag.current()
     hits = rag.search(question)
-    evidence = select_evidence(question, hits, idx, rag.embedder)
-    return verify(text, evidence, len(hits), idx, rag.embedder, detect_lang(question)), hits, idx
+    query = read_query(question)
+    evidence = select_evidence(query, hits, idx, rag.embedder, rag.config)
+    threshold = rag.config.tuned.claim_threshold
+    return verify(text, evidence, len(hits), idx, rag.embedder, query.lang, threshold=threshold), hits, idx
 
 
 def _passage_of(hits, needle):

@@ -1,26 +1,43 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
+
+import pytest
+
+from rag.cli import main
 
 from .conftest import DATA, ROOT
 
 
-def _run(*args, check=True):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "rag", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=check,
-    )
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
+def _run(*args, check=True) -> Ran:
+    """`rag ARGS...` in this process (the same `main` the console script calls), as a subprocess
+    would report it: exit code, standard output and error."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(ROOT):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse refuses an option
+            code = exc.code if isinstance(exc.code, int) else 1
+    ran = Ran(code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"rag {' '.join(args)} exited {code}: {ran.stderr[-2000:]}")
+    return ran
+
+
+@pytest.mark.slow
 def test_index_then_search_and_ask_as_json(tmp_path):
     corpus = DATA / "piaf-fr" / "corpus.jsonl"
     out = _run("index", str(corpus), "--index", str(tmp_path / "x"))
@@ -45,7 +62,7 @@ def test_index_then_search_and_ask_as_json(tmp_path):
 def test_errors_are_messages_not_tracebacks(tmp_path):
     r = _run("search", "x", "--index", str(tmp_path / "missing"), check=False)
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert "no index in" in r.stderr and "python -m rag index" in r.stderr
+    assert "no index in" in r.stderr and "rag index" in r.stderr
     bad = _run("ask", "x", "--min-support", "strict", check=False)
     assert bad.returncode == 2 and "'strict' is not a number between 0 and 1" in bad.stderr
     bad = _run("eval", "--corpus", "c", "--questions", "q", "--checkpoint-every", "0", check=False)
@@ -54,8 +71,9 @@ def test_errors_are_messages_not_tracebacks(tmp_path):
     assert bad.returncode == 2 and "'-5' is not a whole number of megabytes" in bad.stderr
 
 
+@pytest.mark.slow
 def test_chunk_size_is_chosen_when_indexing_and_kept_by_the_index(tmp_path):
-    from rag.manifest import Manifest
+    from rag.storage.manifest import Manifest
 
     def chunk_chars() -> int:
         version = (tmp_path / "x" / "CURRENT").read_text().strip()
@@ -78,7 +96,8 @@ def test_chunk_size_is_chosen_when_indexing_and_kept_by_the_index(tmp_path):
 
 
 def test_rerank_memory_is_set_from_the_command_line_or_the_environment(monkeypatch):
-    from rag.cli import _parser, rerank_settings
+    from rag.cli import _parser
+    from rag.cli.options import rerank_settings
     from rag.config import Config
 
     args = _parser().parse_args(["search", "x", "--rerank-cache-mb", "0"])
@@ -89,6 +108,7 @@ def test_rerank_memory_is_set_from_the_command_line_or_the_environment(monkeypat
     assert rerank_settings(_parser().parse_args(["chat"]))["rerank_cache_mb"] == Config.rerank_cache_mb
 
 
+@pytest.mark.slow
 def test_eval_command_prints_metrics(tmp_path):
     r = _run(
         "eval",
@@ -112,6 +132,7 @@ def test_eval_command_prints_metrics(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["out.json"]  # no temporary file left
 
 
+@pytest.mark.slow
 def test_ask_streams_a_local_answer_and_chat_follows_up(tmp_path):
     idx = str(tmp_path / "seeds")
     _run("index", str(ROOT / "sources"), "--index", idx)
@@ -144,6 +165,7 @@ def test_ask_streams_a_local_answer_and_chat_follows_up(tmp_path):
     assert "11 ans" not in _run("ask", first, "--index", idx).stdout
 
 
+@pytest.mark.slow
 def test_openai_answerer_unreachable_is_a_clear_cli_error(tmp_path):
     idx = str(tmp_path / "seeds")
     _run("index", str(ROOT / "sources"), "--index", idx)
@@ -172,6 +194,7 @@ def test_openai_answerer_unreachable_is_a_clear_cli_error(tmp_path):
     assert "Traceback" not in out.stderr and "sk-cli-secret" not in out.stderr + out.stdout
 
 
+@pytest.mark.slow
 def test_embedding_backend_option_is_used_and_checked(tmp_path):
     corpus = DATA / "piaf-fr" / "corpus.jsonl"
     stats = json.loads(
@@ -190,30 +213,30 @@ def test_embedding_backend_option_is_used_and_checked(tmp_path):
 
 
 def test_an_answer_no_passage_verifies_is_printed_with_the_passages_consulted(capsys):
-    from rag.cli import _print_answer
+    from rag.cli.commands import print_answer
     from rag.records import Answer, Chunk, Hit
 
     hit = Hit(Chunk("a.md#0", "a.md", "Castors", "Les castors vivent en familles.", 0, 31), 0.9, 1)
-    _print_answer(Answer("q", "Inventé.", True, passages=(hit,), unsupported=("Inventé.",)))
+    print_answer(Answer("q", "Inventé.", True, passages=(hit,), unsupported=("Inventé.",)))
     out = capsys.readouterr().out
     assert "(unsupported by the sources) Inventé." in out
     assert "Passages consulted (none verifies the answer):" in out and "Les castors vivent" in out
-    _print_answer(Answer("q", "Non.", False, passages=(hit,), support=0.21))
+    print_answer(Answer("q", "Non.", False, passages=(hit,), support=0.21))
     assert "Related passages (not an answer; support 0.21, see --min-support):" in capsys.readouterr().out
 
 
 def test_a_close_call_is_printed_after_the_citations(capsys):
     from dataclasses import replace
 
-    from rag.cli import _print_answer
+    from rag.cli.commands import print_answer
     from rag.records import Answer, Chunk, Citation, Hit
 
     cited = Hit(Chunk("a.md#0", "a.md", "Castors", "Les castors vivent en familles.", 0, 31), 1.0, 1)
     other = Hit(Chunk("b.md#0", "b.md", "Loutres", "Les loutres aussi.", 0, 18), 0.95, 2)
     citation = Citation(1, "a.md", "Castors", "a.md", "", "Les castors vivent en familles.", 0, 31, 0.5, "a.md#0")
     answer = Answer("q", "Les castors vivent en familles. [1]", True, (citation,), (cited, other))
-    _print_answer(answer)
+    print_answer(answer)
     assert "Also check" not in capsys.readouterr().out
-    _print_answer(replace(answer, close_passages=("b.md#0",)))
+    print_answer(replace(answer, close_passages=("b.md#0",)))
     out = capsys.readouterr().out
     assert out.index("[1] Castors") < out.index("Also check") < out.index("Loutres (b.md): Les loutres aussi.")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.embed import Embedder, resolve_model
 from rag.errors import ModelNotFoundError
+from rag.models.embed import Embedder, resolve_model
 
 TEXTS = [
     "Qui a fondé Mistral AI, et en quelle année ?",
@@ -50,7 +50,7 @@ def test_backend_matches_torch(backend, torch_embedder, cache):
 def test_inputs_padded_to_fewer_shapes_give_the_same_vectors(backend, cache):
     """Batches are padded to a multiple of 8 tokens (fewer shapes for the runtime to compile and
     keep); a text's vector does not depend on its batch or its padding."""
-    from rag.onnx_model import PAD_MULTIPLE
+    from rag.models.onnx_export import PAD_MULTIPLE
 
     e = Embedder(backend=backend, cache_dir=cache)
     assert len(e._onnx._tok.encode("x").ids) % PAD_MULTIPLE == 0
@@ -90,6 +90,7 @@ def test_truncated_export_is_made_again(tmp_path, torch_embedder):
     assert np.sum(got * want, axis=1).min() >= 0.99999
 
 
+@pytest.mark.slow
 def test_model_with_a_dense_layer_falls_back_to_torch(tmp_path):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.evaluation import followup_metrics, read_conversations
-from rag.followup import contextualize, is_follow_up
+from rag.text.followup import contextualize, is_follow_up
 
 from .conftest import DATA
 
@@ -43,11 +43,9 @@ def test_contextualize_completes_chains_and_leaves_standalone_questions_alone():
 
 def test_the_conversation_helps_follow_up_questions(seed_rag, piaf_rag, squad_rag):
     """Floors a little under what is measured (recall@5 0.96 vs 0.89 alone; hit rate 0.68 vs 0.57
-    alone, CI of 2026-11-26). The recall margin over "alone" is two conversations of 28: since the
-    reranker also sees BM25's best passages, a bare follow-up finds its passage more often (0.82 ->
-    0.89) while with history it already found it. The hit-rate floor is 0.65 (0.7 until the quote
-    rule of 2026-11-26, a second sentence only from the best sentence's passage, moved one
-    conversation of 28: 0.71 -> 0.68)."""
+    alone; BENCHMARKS.md, "Follow-up questions"). The recall margin over "alone" is two
+    conversations of 28: the reranker also sees BM25's best passages, so a bare follow-up often
+    finds its passage too."""
     rags = {"seeds": seed_rag, "piaf-fr": piaf_rag, "squad-en": squad_rag}
     conversations = read_conversations(DATA / "conversations.jsonl")
     m = {"alone_recall@5": 0.0, "history_recall@5": 0.0, "history_hit_rate": 0.0, "alone_hit_rate": 0.0}

@@ -9,13 +9,13 @@ import threading
 
 import pytest
 
+from rag.answer.generative import build_prompt
 from rag.config import Config
 from rag.errors import LLMUnavailableError
-from rag.generative import build_prompt
-from rag.lang import detect_lang
-from rag.llm import Prompt
-from rag.openai_api import OpenAIChat
+from rag.models.llm import Prompt
+from rag.models.openai_client import OpenAIChat
 from rag.pipeline import RAG
+from rag.text.lang import detect_lang
 
 QUESTION = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
 EVIL = (
@@ -103,19 +103,22 @@ def test_openai_answerer_against_a_real_server(seed_rag, evil_rag, openai_server
     assert "PWNED" not in answer.text and "PWNED" not in "".join(pieces)
 
 
+@pytest.mark.slow
 def test_llama_cpp_is_checked_in_a_child_process_before_auto_picks_it():
-    from rag.llm import LlamaCppLLM, default_cache_dir, llama_cpp_problem, load_llm, resolve_llm
+    from rag.models.llama_cpp import LlamaCppLLM, llama_cpp_problem, load_llm
+    from rag.models.llm import default_cache_dir, resolve_llm
 
     folder, gguf = resolve_llm("", default_cache_dir())
     assert gguf and llama_cpp_problem(f"{folder}/{gguf}") is None
     assert isinstance(load_llm(engine="auto", threads=1), LlamaCppLLM)
 
 
+@pytest.mark.slow
 def test_a_llama_cpp_build_that_dies_is_named_and_auto_falls_back(tmp_path, monkeypatch):
     """A build for another CPU kills the process with SIGILL: the check sees it in a child process."""
     import functools
 
-    from rag import llm
+    from rag.models import llama_cpp as llm
 
     dies = tmp_path / "python"
     dies.write_text("#!/bin/sh\nkill -ILL $$\n")

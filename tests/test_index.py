@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import index as index_io
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.pipeline import RAG
+from rag.storage import index as index_io
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -221,6 +221,7 @@ def test_milvus_lite_file_held_by_another_process_is_a_clear_error(tmp_path, emb
     assert out.returncode == 1 and "one process at a time" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_milvus_index_built_by_another_process_is_searchable(tmp_path, sources_copy):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     idx = str(tmp_path / "idx")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.lang import detect_lang, fold_accents, query_stems, stems, words
+from rag.text.lang import detect_lang
+from rag.text.terms import fold_accents, query_stems, stems, words
 
 
 @pytest.mark.parametrize(

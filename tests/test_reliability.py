@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from rag import index as index_io
 from rag.pipeline import RAG
+from rag.storage import index as index_io
 
 from .conftest import ROOT
 

@@ -17,7 +17,7 @@ def _hits(n):
 
 
 def test_rerank_weights_and_renumbering():
-    from rag.rerank import rerank
+    from rag.search.rerank import rerank
 
     hits = _hits(4)
     lm = [0.0, 1.0, 3.0, 2.0]  # the LM prefers hit 2, then 3
@@ -38,7 +38,7 @@ def test_rerank_weights_and_renumbering():
 
 @pytest.fixture(scope="session")
 def reranker():
-    from rag.rerank import load_reranker
+    from rag.models.lm_scoring import load_reranker
 
     return load_reranker()
 
@@ -75,20 +75,6 @@ def test_scores_do_not_depend_on_batch_padding(reranker):
     assert padded == pytest.approx(alone, abs=0.05)  # bf16 arithmetic, not the padding
 
 
-def test_a_template_can_be_given_per_call(reranker):
-    """`template` replaces the language's prompt for one call; the default is `TEMPLATES[lang]`."""
-    from rag.rerank import TEMPLATES
-
-    q = "Qui a fondé Character.ai ?"
-    passages = [("Article", "Noam Shazeer a fondé Character.ai.")]
-    (default,) = reranker.scores(q, passages, lang="fr")
-    assert reranker.scores(q, passages, lang="fr", template=TEMPLATES["fr"]) == [default]
-    (other,) = reranker.scores(
-        q, passages, lang="fr", template=("Titre : {title}\nTexte : {text}\nQuestion :", " {question}")
-    )
-    assert math.isfinite(other) and other != default
-
-
 def test_token_logprobs_are_what_the_score_averages(reranker):
     """One row per passage, one column per question token; the score is the row's mean, and the
     passage that answers makes the question's rare words more probable than the one that does not."""
@@ -110,7 +96,7 @@ def test_log_probabilities_are_those_of_the_whole_vocabulary(reranker):
     log-softmax over all of it, whichever slice each question token falls in."""
     import torch
 
-    from rag.rerank import VOCAB_SLICE
+    from rag.models.lm_scoring import VOCAB_SLICE
 
     vocab = reranker.model.lm_head.weight.shape[0]
     q_ids = reranker.tokenizer(" Qui a fondé Character.ai ?", add_special_tokens=False).input_ids
@@ -180,7 +166,7 @@ def test_kept_passages_score_as_when_read_with_their_question(reranker, monkeypa
     kept = [reranker.token_logprobs(q, passages, lang="fr") for q in questions]
     again = [reranker.token_logprobs(q, passages[::-1], lang="fr")[::-1] for q in questions]
     assert len(reranker._prefixes) == len(passages)
-    from rag.rerank import load_reranker
+    from rag.models.lm_scoring import load_reranker
 
     reads_whole = load_reranker(prefix_cache_mb=0)  # every passage read with its question
     assert reads_whole is not reranker and reads_whole.model is reranker.model  # the weights loaded once
@@ -199,7 +185,7 @@ def test_kept_passages_stay_within_their_memory(reranker, monkeypatch):
     reranker.scores("Qui ?", [one], lang="fr")
     size = reranker._prefix_bytes
     monkeypatch.setattr(reranker, "_prefix_budget", 2 * size)
-    from rag import rerank
+    from rag.models import lm_scoring as rerank
 
     released = []
     real = rerank._return_freed_memory

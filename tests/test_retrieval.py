@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.evaluation import read_questions, retrieval_metrics
+from rag.query import read_query
 
 from .conftest import DATA
 
@@ -43,6 +44,13 @@ def test_k_larger_than_the_index_and_empty_queries(seed_rag_any):
         seed_rag_any.search("x", k=0)
 
 
+def _pools(config, lexical: int, dense: int):
+    """`config` with other reranker pool sizes (a calibration override)."""
+    from dataclasses import replace
+
+    return config.with_(tuned=replace(config.tuned, rerank_lexical=lexical, rerank_dense=dense))
+
+
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
 def test_modes(seed_rag_any, mode):
     assert seed_rag_any.search("LeBron James", k=2, mode=mode)
@@ -51,10 +59,10 @@ def test_modes(seed_rag_any, mode):
 def test_rerank_pool_is_each_sides_best_in_hybrid_order(seed_rag_any):
     """What the reranker reorders: BM25's best and the dense side's best (not the fused top n, which
     on French lets the English embedder push out what BM25 found), scored and ordered as hybrid."""
-    from rag.retrieve import rerank_pool, search
+    from rag.search.hybrid import rerank_pool, search
 
-    rag, q = seed_rag_any, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
-    idx, c = rag.current(), rag.config.with_(rerank_lexical=4, rerank_dense=3)
+    rag, q = seed_rag_any, read_query("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
+    idx, c = rag.current(), _pools(rag.config, 4, 3)
     pool = rerank_pool(idx, rag.embedder, q, k=2, config=c)
     lexical = {h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=4, config=c, mode="lexical")}
     dense = {h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=3, config=c, mode="dense")}
@@ -64,24 +72,25 @@ def test_rerank_pool_is_each_sides_best_in_hybrid_order(seed_rag_any):
     assert [h.score for h in pool] == sorted((h.score for h in pool), reverse=True)
     assert [h.rank for h in pool] == list(range(1, len(pool) + 1))
     # fewer candidates than asked for: topped up from the hybrid order
-    small = rerank_pool(idx, rag.embedder, q, k=8, config=c.with_(rerank_lexical=1, rerank_dense=1))
+    small = rerank_pool(idx, rag.embedder, q, k=8, config=_pools(c, 1, 1))
     assert len(small) == 8 and [h.score for h in small] == sorted((h.score for h in small), reverse=True)
-    assert rerank_pool(idx, rag.embedder, "  ", k=5, config=c) == []
+    assert rerank_pool(idx, rag.embedder, read_query("  "), k=5, config=c) == []
     with pytest.raises(ValueError, match="k must be"):
         rerank_pool(idx, rag.embedder, q, k=0, config=c)
 
 
-def test_rerank_pool_can_leave_chunks_out_as_if_not_indexed(seed_rag_any):
-    """`exclude` (the answer-removed benchmark): the excluded rows are gone and each side's next best
-    take their places, as in an index without them."""
-    from rag.retrieve import rerank_pool, search
+def test_an_index_view_can_leave_chunks_out_as_if_not_indexed(seed_rag):
+    """`evaluation.without` (the answer-removed questions): the rows left out are never found and
+    each side's next best take their places, as in an index without them."""
+    from rag.evaluation import without
+    from rag.search.hybrid import rerank_pool, search
 
-    rag, q = seed_rag_any, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
-    idx, c = rag.current(), rag.config.with_(rerank_lexical=4, rerank_dense=3)
+    rag, q = seed_rag, read_query("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
+    idx, c = rag.current(), _pools(rag.config, 4, 3)
     row_of = {ch.chunk_id: i for i, ch in enumerate(idx.chunks)}
     pool = rerank_pool(idx, rag.embedder, q, k=2, config=c)
     gone = {row_of[h.chunk.chunk_id] for h in pool[:2]}
-    left = rerank_pool(idx, rag.embedder, q, k=2, config=c, exclude=gone)
+    left = rerank_pool(without(idx, gone), rag.embedder, q, k=2, config=c)
     assert not {row_of[h.chunk.chunk_id] for h in left} & gone
     lexical = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="lexical")]
     dense = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="dense")]
@@ -94,22 +103,23 @@ def test_the_dense_weight_follows_the_embedders_languages():
     """all-MiniLM-L6-v2 (the default) is English-only; any other model is trusted with every language
     unless its languages are given."""
     from rag.config import Config
+    from rag.crosslingual import dense_weight
 
     c = Config()
-    assert c.dense_weight_for("en") == c.dense_weight == 0.3 and c.dense_weight_for("fr") == 0.0
+    assert dense_weight(c, "en") == c.tuned.dense_weight == 0.3 and dense_weight(c, "fr") == 0.0
     other = c.with_(embedding_model="intfloat/multilingual-e5-small")
-    assert other.dense_weight_for("fr") == other.dense_weight_for("en") == 0.3
-    assert c.with_(embedding_langs=("en", "fr")).dense_weight_for("fr") == 0.3
-    assert other.with_(embedding_langs=("fr",)).dense_weight_for("en") == 0.0
+    assert dense_weight(other, "fr") == dense_weight(other, "en") == 0.3
+    assert dense_weight(c.with_(embedding_langs=("en", "fr")), "fr") == 0.3
+    assert dense_weight(other.with_(embedding_langs=("fr",)), "en") == 0.0
 
 
 def test_french_questions_take_bm25s_order_with_an_english_embedder(seed_rag_any):
     """For a question in a language the embedder was not trained on, the fused order (and so the
     score the reranker mixes) is BM25's, the dense side's own finds after it; declaring the language
     brings the dense similarity back into the order."""
-    from rag.retrieve import search
+    from rag.search.hybrid import search
 
-    rag, q = seed_rag_any, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    rag, q = seed_rag_any, read_query("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
     idx, c = rag.current(), rag.config
     lexical = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="lexical")]
     dense = [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=c, mode="dense")]
@@ -128,6 +138,7 @@ def test_french_questions_take_bm25s_order_with_an_english_embedder(seed_rag_any
     assert [h.chunk.chunk_id for h in search(idx, rag.embedder, q, k=50, config=both)][: len(lexical)] != lexical
 
 
+@pytest.mark.slow
 # Quality floors of first-stage (hybrid, not reranked) retrieval on fixed subsets of the public sets,
 # on both stores: set a little under what is measured (piaf 8 docs: recall@5 0.94; squad 2 docs:
 # 1.00). Raise them on purpose. Reranking has its own floors in test_rerank.py.

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rag.ingest.sources import load_sources
 from rag.records import Document, Skipped
-from rag.sources import load_sources
 
 
 def _pdf(text: str) -> bytes:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.store import VectorStore
+from rag.storage.faiss_store import VectorStore
 
 
 def _unit(rng, n, d):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.uploads import MAX_UPLOAD_BYTES, safe_name, save_upload
+from rag.ingest.uploads import MAX_UPLOAD_BYTES, safe_name, save_upload
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,243 @@
+"""The commands behind `rag index|search|ask|chat|eval`: each builds its `Config` once, opens a
+`RAG` with it, and prints. Errors are raised to `cli.main`, which prints them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from .options import answer_settings, rerank_settings
+
+DEFAULT_SOURCES = "sources"
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write `value` to `path` whole or not at all (a reader never sees half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def open_rag(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The `RAG` for a search/ask/chat command: the index's own settings with the command's
+    options; an index is built from ./sources first when the default ./index does not exist."""
+    from ..errors import IndexNotFoundError
+    from ..pipeline import RAG, index_config
+    from ..storage import index as index_io
+
+    changes: dict[str, Any] = {
+        "milvus_token": os.environ.get("RAG_MILVUS_TOKEN", ""),
+        "embedding_backend": args.embedding_backend,
+    }
+    if hasattr(args, "answerer"):
+        changes.update(answer_settings(args))
+    elif hasattr(args, "rerank"):
+        changes.update(rerank_settings(args))
+    rag = RAG(args.index, config=index_config(args.index).with_(**changes))
+    if not index_io.exists(rag.index_dir):
+        if args.index == "index" and Path(DEFAULT_SOURCES).is_dir():
+            print(f"no index yet: building {args.index}/ from {DEFAULT_SOURCES}/", file=sys.stderr)
+            print_stats(rag.index([DEFAULT_SOURCES], on_progress=progress_bar()), as_json=False)
+        else:
+            raise IndexNotFoundError(
+                f"no index in {args.index}; build it with `rag index PATH... --index {args.index}`"
+            )
+    return rag
+
+
+def progress_bar():  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bar = tqdm(unit=" docs", desc="indexing", file=sys.stderr, dynamic_ncols=True)
+
+    def update(p: Any) -> None:
+        bar.n = p.documents
+        bar.set_postfix(chunks=p.chunks, embedded=p.embedded, skipped=p.skipped, refresh=False)
+        bar.refresh()
+
+    update.close = bar.close  # type: ignore[attr-defined]
+    return update
+
+
+def print_stats(stats: Any, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=1))
+        return
+    for s in stats.skipped:
+        print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
+    print(
+        f"{stats.documents} documents, {stats.chunks} chunks: {stats.added} added, {stats.changed} changed, "
+        f"{stats.removed} removed, {stats.unchanged} unchanged; embedded {stats.embedded_chunks} chunks "
+        f"in {stats.seconds:.1f} s ({stats.passages_per_second:.0f} passages/s, {stats.embedding_backend}"
+        f"{f', {stats.resumed_chunks} resumed from an interrupted run' if stats.resumed_chunks else ''}); "
+        f"{len(stats.skipped)} file(s) skipped; version {stats.version or '(none)'}"
+    )
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from ..pipeline import RAG, index_config
+
+    changes = {
+        "milvus_uri": args.milvus_uri,
+        "milvus_token": os.environ.get("RAG_MILVUS_TOKEN", ""),
+        "embedding_backend": args.embedding_backend,
+    }
+    if args.model:
+        changes["embedding_model"] = args.model
+    if args.chunk_chars:
+        changes["chunk_chars"] = args.chunk_chars
+    rag = RAG(args.index, config=index_config(args.index).with_(**changes))
+    progress = progress_bar()
+    try:
+        stats = rag.index(args.paths, rebuild=args.rebuild, store=args.store, on_progress=progress)
+    finally:
+        progress.close()  # type: ignore[attr-defined]
+    print_stats(stats, as_json=args.json)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    hits = open_rag(args).search(args.query, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    for h in hits:
+        d = "-" if h.dense_score is None else f"{h.dense_score:.3f}"
+        lx = "-" if h.lexical_score is None else f"{h.lexical_score:.2f}"
+        print(
+            f"[{h.rank}] {h.chunk.title} ({h.chunk.doc_id}, chars {h.chunk.start}-{h.chunk.end}) "
+            f"score {h.score:.4f} dense {d} bm25 {lx}\n    {h.chunk.text[:300]}\n"
+        )
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    on_token = _print_token if args.stream and not args.json else None
+    answer = open_rag(args).ask(args.question, k=args.k, on_token=on_token)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    if on_token:
+        print("\n")  # the streamed draft; below, the verified answer
+    print_answer(answer)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    rag = open_rag(args)
+    history: list[dict[str, str]] = []
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            print("> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        question = line.strip()
+        if not question:
+            continue
+        answer = rag.ask(question, history=history, k=args.k)
+        print_answer(answer)
+        print()
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+def _print_token(piece: str) -> None:
+    print(piece, end="", flush=True)
+
+
+def print_answer(answer: Any) -> None:
+    print(answer.text)
+    if answer.citations:
+        print()
+    for c in answer.citations:
+        print(f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end}): «{c.quote}»")
+    for sentence in answer.unsupported:
+        print(f"(unsupported by the sources) {sentence}")
+    close = answer.close_hits()
+    if close:
+        print("\nAlso check (scored about as high as the cited passage, or higher; the answer may be here):")
+        for h in close:
+            print(f"- {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}")
+    if not answer.citations and answer.passages:  # a refusal, or an answer no passage supports
+        print(
+            "\nPassages consulted (none verifies the answer):"
+            if answer.answered
+            else f"\nRelated passages (not an answer; support {answer.support:.2f}, see --min-support):"
+        )
+        for h in answer.passages[:3]:
+            print(f"- {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..evaluation import answer_metrics, cached_index_dir, read_questions, retrieval_metrics
+    from ..pipeline import RAG
+
+    config = Config().with_(**answer_settings(args), embedding_backend=args.embedding_backend)
+    if args.chunk_chars:
+        config = config.with_(chunk_chars=args.chunk_chars)
+    questions = read_questions(args.questions)[: args.limit]
+    unanswerable = read_questions(args.unanswerable)[: args.limit] if args.unanswerable else []
+    rag = RAG(cached_index_dir(args.cache, args.corpus, config, args.store), config=config)
+    import resource
+    import time
+
+    t = time.perf_counter()
+    stats = rag.index([args.corpus], store=args.store, on_progress=None)
+    build_s = time.perf_counter() - t
+    results: dict[str, Any] = {
+        "corpus": str(args.corpus),
+        "questions": str(args.questions),
+        "mode": args.mode,
+        "store": args.store,
+        "answerer": args.answerer,
+        "rerank": config.rerank and args.mode == "hybrid",
+        "chunk_chars": config.chunk_chars,
+        "rerank_cache_mb": config.rerank_cache_mb,
+        "min_support": config.min_support,
+        "embedding_backend": stats.embedding_backend,
+        "chunks": stats.chunks,
+        "index_build_s": build_s,
+        "embedded_chunks": stats.embedded_chunks,
+    }
+
+    def checkpoint(stage: str, bar: Any, tally: Any, total: int) -> None:
+        bar.update()
+        if args.json and (bar.n % args.checkpoint_every == 0 or bar.n == total):
+            partial = {**results, **tally.metrics(), "complete": False, "stage": stage, "done": bar.n, "of": total}
+            _write_json(args.json, partial)
+
+    with tqdm(total=len(questions), desc="retrieval", file=sys.stderr) as bar:
+        results.update(
+            retrieval_metrics(
+                questions,
+                lambda q: rag.search(q, k=10, mode=args.mode),
+                on_step=lambda tally: checkpoint("retrieval", bar, tally, len(questions)),
+            )
+        )
+    if not args.no_answers:
+        total = len(questions) + len(unanswerable)
+        with tqdm(total=total, desc="answers", file=sys.stderr) as bar:
+            results.update(
+                answer_metrics(
+                    questions,
+                    lambda q: rag.ask(q, k=args.k),
+                    on_step=lambda tally: checkpoint("answers", bar, tally, total),
+                    unanswerable=unanswerable,
+                )
+            )
+    results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["complete"] = True
+    width = max(len(k) for k in results)
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    if args.json:
+        _write_json(args.json, results)
+    return 0

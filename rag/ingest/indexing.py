@@ -1,0 +1,305 @@
+"""Building and updating an index from sources: only new or changed documents are chunked and
+embedded, deleted ones are dropped, and nothing is written until the new version is complete.
+
+Embeddings are staged on disk batch by batch (keyed by document content hash and settings), so a
+run killed half-way resumes without embedding again what it had done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Config
+from ..errors import IndexCorruptError, IndexMismatchError, RagError
+from ..models.embed import Embedder
+from ..records import Chunk, Document, IndexStats, Skipped
+from ..storage import index as index_io
+from ..storage.faiss_store import StoreKind, VectorStore
+from ..storage.lexical import LexicalIndex, passage_terms
+from ..storage.manifest import FORMAT_VERSION, Manifest, document_hash
+from ..storage.milvus import MilvusStore
+from ..text.chunking import chunk_document, retrieval_text, title_prefix
+from .sources import iter_sources
+
+STAGE_BATCH = 256  # chunks embedded and staged at a time
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported after each document read and each batch embedded."""
+
+    documents: int
+    chunks: int
+    embedded: int
+    skipped: int
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def update_index(
+    root: Path,
+    paths: Iterable[str | Path],
+    embedder: Embedder,
+    config: Config,
+    *,
+    rebuild: bool = False,
+    store_kind: StoreKind | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IndexStats:
+    """Make the index in `root` mirror the documents under `paths`.
+
+    Args:
+        root: index folder.
+        paths: files and folders to index (the index holds exactly their documents afterwards).
+        embedder: the loaded embedding model; must be the one `config` names.
+        config: settings (chunker, prompts, model).
+        rebuild: ignore the existing index and embed everything again.
+        store_kind: FAISS index type for the new version, or "milvus" (a collection at
+            `config.milvus_uri`; default a Milvus Lite file beside the index); None keeps the
+            existing index's kind ("flat" for a new index).
+        on_progress: called as documents are read and batches embedded.
+
+    Raises:
+        IndexMismatchError: the existing index has other settings and `rebuild` is False.
+        RagError: the new version could not be written (the previous one stays live).
+    """
+    started = time.perf_counter()
+    root = Path(root)
+    with index_io.write_lock(root):
+        old = None if rebuild else _load_previous(root, config)
+        old_hashes = old.manifest.documents if old else {}
+        old_counts = Counter(c.doc_id for c in old.chunks) if old else Counter()
+        stage = _Stage(root, config, embedder.model_id)
+        new_docs: dict[str, Document] = {}
+        hashes: dict[str, str] = {}
+        pending: list[tuple[Document, str, list[Chunk]]] = []  # to embed
+        skipped: list[Skipped] = []
+        counts = {"added": 0, "changed": 0, "unchanged": 0, "chunks": 0, "embedded": 0}
+        max_tokens_cache: dict[str, int] = {}
+
+        def report() -> None:
+            if on_progress:
+                on_progress(Progress(len(new_docs), counts["chunks"], counts["embedded"], len(skipped)))
+
+        for item in iter_sources(paths):
+            if isinstance(item, Skipped):
+                skipped.append(item)
+                report()
+                continue
+            doc = item
+            if doc.doc_id in new_docs:
+                skipped.append(Skipped(doc.doc_id, "duplicate doc_id: indexed twice in this run; the first is kept"))
+                continue
+            h = document_hash(doc)
+            new_docs[doc.doc_id], hashes[doc.doc_id] = doc, h
+            if old_hashes.get(doc.doc_id) == h:
+                counts["unchanged"] += 1
+                counts["chunks"] += old_counts[doc.doc_id]
+                report()
+                continue
+            counts["changed" if doc.doc_id in old_hashes else "added"] += 1
+            prefix = title_prefix(doc.title, config.title_in_chunks)
+            if prefix not in max_tokens_cache:
+                max_tokens_cache[prefix] = embedder.max_passage_tokens(prefix)
+            chunks = chunk_document(
+                doc,
+                chunk_chars=config.chunk_chars,
+                overlap_sentences=config.overlap_sentences,
+                max_tokens=max_tokens_cache[prefix],
+                count_tokens=embedder.count_tokens,
+            )
+            counts["chunks"] += len(chunks)
+            pending.append((doc, h, chunks))
+            if sum(len(c) for _, _, c in pending) >= STAGE_BATCH:
+                counts["embedded"] += stage.embed(pending, embedder, config)
+                pending = []
+            report()
+        counts["embedded"] += stage.embed(pending, embedder, config)
+        report()
+
+        # Documents that could not be read this time but are indexed keep their old version.
+        for s in skipped:
+            if old and s.source in old.documents and s.source not in new_docs:
+                new_docs[s.source], hashes[s.source] = old.documents[s.source], old_hashes[s.source]
+        removed = sorted(set(old_hashes) - set(new_docs))
+        changed = counts["added"] + counts["changed"] + len(removed)
+        version = old.version if old else ""
+        kind: StoreKind = store_kind or (old.manifest.store if old else "flat")  # type: ignore[assignment]
+        if changed or old is None or rebuild or kind != old.manifest.store:
+            version = _commit(root, old, new_docs, hashes, stage, embedder, config, kind)
+        stage.clear()
+    return IndexStats(
+        documents=len(new_docs),
+        chunks=counts["chunks"],
+        added=counts["added"],
+        changed=counts["changed"],
+        removed=len(removed),
+        unchanged=counts["unchanged"],
+        embedded_chunks=counts["embedded"],
+        skipped=tuple(skipped),
+        seconds=time.perf_counter() - started,
+        version=version,
+        embedding_backend=embedder.backend,
+        resumed_chunks=stage.resumed,
+    )
+
+
+def _load_previous(root: Path, config: Config) -> index_io.Index | None:
+    if not index_io.exists(root):
+        return None
+    try:
+        old = index_io.load(root, milvus_token=config.milvus_token)
+    except IndexCorruptError as exc:
+        raise IndexCorruptError(f"{exc} (the existing index cannot be updated in place)") from None
+    old.manifest.check(config, root)
+    return old
+
+
+def _commit(
+    root: Path,
+    old: index_io.Index | None,
+    docs: dict[str, Document],
+    hashes: dict[str, str],
+    stage: _Stage,
+    embedder: Embedder,
+    config: Config,
+    store_kind: StoreKind,
+) -> str:
+    old_rows: dict[str, list[int]] = {}
+    if old:
+        for row, c in enumerate(old.chunks):
+            old_rows.setdefault(c.doc_id, []).append(row)
+    chunks: list[Chunk] = []
+    blocks: list[np.ndarray] = []
+    for doc_id in docs:
+        h = hashes[doc_id]
+        if old and old.manifest.documents.get(doc_id) == h:
+            rows = old_rows.get(doc_id, [])
+            chunks.extend(old.chunks[r] for r in rows)
+            blocks.append(old.vectors[rows] if rows else np.zeros((0, embedder.dim), np.float32))
+        else:
+            doc_chunks, vectors = stage.get(h)
+            chunks.extend(doc_chunks)
+            blocks.append(vectors)
+    vectors = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), np.float32)
+    if vectors.shape[0] != len(chunks):
+        raise RagError(f"internal error: {vectors.shape[0]} vectors for {len(chunks)} chunks; index unchanged")
+    with_title = config.title_in_chunks
+    terms = [passage_terms(retrieval_text(c.title, c.text, with_title), docs[c.doc_id].lang) for c in chunks]
+    lexical = LexicalIndex.build(terms)
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        embedding_model=config.embedding_model,
+        dim=embedder.dim,
+        query_prompt=config.query_prompt,
+        passage_prompt=config.passage_prompt,
+        chunker=config.chunker_settings(),
+        store=store_kind,
+        documents=hashes,
+        chunks=len(chunks),
+    )
+    store: VectorStore | MilvusStore
+    if store_kind == "milvus":
+        uri = config.milvus_uri or str(root.resolve() / "milvus.db")
+        store = MilvusStore.build(
+            vectors,
+            [" ".join(t) for t in terms],
+            uri=uri,
+            token=config.milvus_token,
+            embedding_model=config.embedding_model,
+        )
+    else:
+        store = VectorStore.build(vectors, kind=store_kind)
+    new = index_io.Index(manifest, docs, chunks, vectors, store, lexical)
+    try:
+        return index_io.save(root, new)
+    except BaseException:
+        if isinstance(store, MilvusStore):
+            store.drop_pointed_self()
+        raise
+
+
+class _Stage:
+    """Embedded chunks not yet committed, on disk under `index/.staging/<settings>/`.
+
+    Each shard holds, for a few documents, their content hashes, chunk offsets and vectors.
+    """
+
+    def __init__(self, root: Path, config: Config, model_id: str) -> None:
+        key = json.dumps([model_id, config.passage_prompt, config.chunker_settings()], sort_keys=True)
+        self.folder = root / ".staging" / hashlib.sha256(key.encode()).hexdigest()[:16]
+        self._mem: dict[str, tuple[list[Chunk], np.ndarray]] = {}
+        self._done: dict[str, Path] = {}
+        self._shard: tuple[Path, dict[str, int], np.ndarray, np.ndarray] | None = None
+        self.resumed = 0  # chunks read back from an interrupted run's shards
+        if self.folder.exists():
+            for shard in sorted(self.folder.glob("shard-*.npz")):
+                try:
+                    with np.load(shard, allow_pickle=False) as z:
+                        for h in z["hashes"].tolist():
+                            self._done[str(h)] = shard
+                except (OSError, ValueError, KeyError):
+                    shard.unlink(missing_ok=True)  # a shard cut short by a crash: embed again
+
+    def embed(self, pending: list[tuple[Document, str, list[Chunk]]], embedder: Embedder, config: Config) -> int:
+        """Embed the pending documents not already staged; returns how many chunks were embedded
+        (those read back from an earlier run's shards are counted in `resumed`)."""
+        todo = [(d, h, c) for d, h, c in pending if h not in self._done and h not in self._mem]
+        for _, h, chunks in pending:
+            if h in self._done and h not in self._mem:
+                self._mem[h] = (chunks, self._read(h, len(chunks), embedder.dim))
+                self.resumed += len(chunks)
+        texts = [retrieval_text(c.title, c.text, config.title_in_chunks) for _, _, cs in todo for c in cs]
+        if not texts:
+            return 0
+        vectors = embedder.embed_passages(texts)
+        at = 0
+        for _, h, chunks in todo:
+            self._mem[h] = (chunks, vectors[at : at + len(chunks)])
+            at += len(chunks)
+        self._write(todo, vectors)
+        return len(texts)
+
+    def get(self, h: str) -> tuple[list[Chunk], np.ndarray]:
+        return self._mem[h]
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder.parent, ignore_errors=True)
+
+    def _read(self, h: str, n: int, dim: int) -> np.ndarray:
+        shard = self._done[h]
+        if self._shard is None or self._shard[0] != shard:  # documents come back in shard order: keep one open
+            with np.load(shard, allow_pickle=False) as z:
+                where = {str(x): i for i, x in enumerate(z["hashes"].tolist())}
+                self._shard = (shard, where, z["offsets"], z["vectors"])
+        _, where, offsets, all_vectors = self._shard
+        i = where[h]
+        vectors = all_vectors[int(offsets[i]) : int(offsets[i + 1])]
+        if vectors.shape != (n, dim):
+            raise IndexMismatchError(f"staged vectors for a document do not match its chunks; delete {self.folder}")
+        return vectors
+
+    def _write(self, todo: list[tuple[Document, str, list[Chunk]]], vectors: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        offsets = np.cumsum([0] + [len(c) for _, _, c in todo])
+        name = self.folder / f"shard-{time.time_ns()}.npz"
+        tmp = name.with_suffix(".tmp")
+        try:
+            with tmp.open("wb") as fh:
+                np.savez(fh, hashes=np.array([h for _, h, _ in todo]), offsets=offsets, vectors=vectors)
+            tmp.replace(name)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # staging only saves time on resume: never fail a run for it
+            return
+        for _, h, _ in todo:
+            self._done[h] = name
