@@ -1,12 +1,12 @@
 """The "sources don't say" gate on questions whose answer was taken out of the corpus: each public
 question is asked once as it is (answerable) and once with every passage holding a gold answer left
-out of retrieval (`retrieve.rerank_pool(exclude=...)`), so what remains is on its subject (same
+out of retrieval (`evaluation.without`), so what remains is on its subject (same
 article, same names) but silent on what it asks: the hard case for a gate, which the harness's other
 set's questions (another corpus, another language) are not. Those are asked too, for comparison.
 
 For each question the script keeps what a gate could read: the shipped gate's value (`support`,
-`answer.question_gate`, compared with `Config.min_support`), the best evidence sentence's own support
-(`sentence_support`, the gate's value until 2026-11-28), the reranking LM's score of the top passage
+`answer.gate.weigh`, compared with `Config.min_support`), the best evidence sentence's own support
+(`sentence_support`), the reranking LM's score of the top passage
 (mean log-probability of the question after it), what that passage adds to the question's
 likelihood over an empty passage (`lm_gain`), how far it stands above the second (`lm_gap`) and the
 top passage's dense similarity. It prints
@@ -28,20 +28,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common import add_eval_set_options, open_eval_set, splits
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
-
-from eval_set import add_eval_set_options, open_eval_set, splits  # benchmarks/, the script's own folder
-
-from rag.answer import answer_question, question_gate
+from rag.answer.extractive import answer_question
+from rag.answer.gate import lm_adjusted, lm_weight
 from rag.config import Config
-from rag.evaluation import contains_answer, read_questions
-from rag.lang import detect_lang
+from rag.crosslingual import crosses_languages, gate_lm_terms
+from rag.evaluation import contains_answer, read_questions, without
 from rag.pipeline import RAG
+from rag.query import read_query
 from rag.records import Hit
-from rag.rerank import passages, rerank, worth_reranking
-from rag.retrieve import rerank_pool
+from rag.search.hybrid import rerank_pool
+from rag.search.rerank import passages, rerank, worth_reranking
 
 GATES = (0.3, Config.min_support, 0.4, 0.45, 0.5, 0.55)
 
@@ -49,8 +48,9 @@ GATES = (0.3, Config.min_support, 0.4, 0.45, 0.5, 0.55)
 def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[str, str], float]) -> dict[str, Any]:
     """Retrieve (reranked, as `RAG.search`), answer extractively, and keep what a gate could read."""
     idx, c = rag.current(), rag.config
-    lang = detect_lang(question)
-    pool = rerank_pool(idx, rag.embedder, question, k=c.k, config=c, lang=lang, exclude=exclude)
+    query = read_query(question)
+    lang = query.lang
+    pool = rerank_pool(without(idx, exclude) if exclude else idx, rag.embedder, query, k=c.k, config=c)
     todo = [h for h in pool if (question, h.chunk.chunk_id) not in lm_memo]
     if worth_reranking(pool) and todo:
         lm = rag.reranker.scores(question, passages(idx.documents, (h.chunk for h in todo)), lang=lang)
@@ -59,15 +59,21 @@ def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[
         lm_memo[question, ""] = rag.reranker.scores(question, [("", "")], lang=lang)[0]
     null = lm_memo[question, ""]
     hits: list[Hit] = (
-        rerank(pool, [lm_memo[question, h.chunk.chunk_id] for h in pool], weight=c.rerank_weight, k=c.k, null=null)
+        rerank(
+            pool, [lm_memo[question, h.chunk.chunk_id] for h in pool], weight=c.tuned.rerank_weight, k=c.k, null=null
+        )
         if worth_reranking(pool)
         else pool[: c.k]
     )
     # The answer the extractive answerer would give at any gate (threshold 0), so that its hit is
     # known at every `min_support`; `answered` is the shipped gate's verdict. The quotes do not
     # depend on the gate, so the sentence's own support is read with the LM's part left out.
-    answer = answer_question(question, hits, idx, rag.embedder, threshold=0.0, lm_weight=0.0)
-    gated = question_gate(answer.support, hits, idx, lang) if answer.answered else answer.support
+    answer = answer_question(query, hits, idx, rag.embedder, c.with_(gate_lm_weight=0.0), threshold=0.0)
+    weight, offset = gate_lm_terms(c, lm_weight(c), crosses_languages(lang, hits, idx.documents))
+    gain = hits[0].rerank_gain if hits else None
+    gated = (
+        lm_adjusted(answer.support, gain, weight, c.tuned.gate_lm_cap, offset) if answer.answered else answer.support
+    )
     lm = [h.rerank_score for h in hits if h.rerank_score is not None]
     return {
         "answered": answer.answered and gated >= c.min_support,

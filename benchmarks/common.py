@@ -1,6 +1,6 @@
-"""What the comparison scripts (quote_choice.py, rerank_pool.py, ...) share: the command-line options
-naming a public eval set, its index, built once into the eval harness's cache, and a file to keep
-their slow part (retrieval, LM scores) in for the next run."""
+"""What the calibration scripts (quote_choice.py, rerank_pool.py, ...) share: the command-line options
+naming a public eval set, its index, built once into the eval harness's cache, the tuning/checking
+splits, and a file to keep their slow part (retrieval, LM scores) in for the next run."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from tqdm import tqdm
 
 from rag.config import Config
 from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_questions, retrieval_metrics
-from rag.lang import detect_lang
 from rag.pipeline import RAG
-from rag.records import Hit, Lang
-from rag.rerank import passages, rerank, worth_reranking
-from rag.retrieve import rerank_pool
+from rag.query import read_query
+from rag.records import Hit, Query
+from rag.search.hybrid import rerank_pool
+from rag.search.rerank import passages, rerank, worth_reranking
 
 K = 10  # the harness's depth (recall@10, MRR@10)
 
@@ -96,16 +96,16 @@ def kept_hits_from_command_line(
 @dataclass(frozen=True)
 class Pool:
     """One question's reranking candidates, as the pipeline's reranked search makes them
-    (`retrieve.rerank_pool`), with the (title, text) pairs the reranking LM reads."""
+    (`search.hybrid.rerank_pool`), with the (title, text) pairs the reranking LM reads."""
 
     question: Question
-    lang: Lang
+    query: Query
     hits: list[Hit]
     texts: list[tuple[str, str]]
 
     @property
     def reranked(self) -> bool:
-        """As `RAG._retrieve`: whether the LM scores these candidates."""
+        """As the pipeline: whether the LM scores these candidates."""
         return worth_reranking(self.hits)
 
     def rerank(self, scores: Sequence[float], *, weight: float) -> list[Hit]:
@@ -113,13 +113,13 @@ class Pool:
         return rerank(self.hits, scores, weight=weight, k=K) if self.reranked else self.hits[:K]
 
 
-def rerank_pools(rag: RAG, questions: Sequence[Question]) -> Iterator[Pool]:
-    """Each question's `Pool`, in order, with a progress bar."""
+def rerank_pools(rag: RAG, questions: Sequence[Question], config: Config | None = None) -> Iterator[Pool]:
+    """Each question's `Pool` under `config` (default the pipeline's), in order, with a progress bar."""
     idx = rag.current()
     for q in tqdm(questions, desc="questions", file=sys.stderr):
-        lang = detect_lang(q.question)
-        hits = rerank_pool(idx, rag.embedder, q.question, k=K, config=rag.config, lang=lang)
-        yield Pool(q, lang, hits, passages(idx.documents, (h.chunk for h in hits)))
+        query = read_query(q.question)
+        hits = rerank_pool(idx, rag.embedder, query, k=K, config=config or rag.config)
+        yield Pool(q, query, hits, passages(idx.documents, (h.chunk for h in hits)))
 
 
 def read_cache(path: Path | None, key: object) -> Any:

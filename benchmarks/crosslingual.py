@@ -18,22 +18,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
-
-from rag.answer import answer_question, crosses_languages
+from rag.answer.extractive import answer_question
 from rag.config import Config
-from rag.embed import Embedder
+from rag.crosslingual import crosses_languages
 from rag.evaluation import Question, answer_metrics, contains_answer, retrieval_metrics
-from rag.lang import detect_lang
+from rag.models.embed import Embedder
 from rag.pipeline import RAG
+from rag.query import read_query
 from rag.records import Hit
-from rag.retrieve import Mode
+from rag.search.hybrid import Mode
 
 ROOT = Path(__file__).resolve().parent.parent
 SET = ROOT / "tests/data/crosslingual.jsonl"
@@ -59,12 +57,13 @@ def gate_values(rag: RAG, corpus: str, questions: list[Question]) -> list[dict[s
     for q in questions:
         hits, idx = rag.search(q.question), rag.current()
         shipped = rag.ask(q.question)
-        opened = answer_question(q.question, hits, idx, rag.embedder, threshold=0.0, lm_weight=0.0)
+        query = read_query(q.question)
+        opened = answer_question(query, hits, idx, rag.embedder, rag.config.with_(gate_lm_weight=0.0), threshold=0.0)
         out.append(
             {
                 "qid": q.qid,
                 "corpus": corpus,
-                "cross": crosses_languages(detect_lang(q.question), hits, idx),
+                "cross": crosses_languages(query.lang, hits, idx.documents),
                 "sentence_support": opened.support,
                 "lm_gain": hits[0].rerank_gain if hits else None,
                 "support": shipped.support,

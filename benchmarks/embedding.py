@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from functools import partial
@@ -19,14 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
-
 from rag.config import EMBEDDING_BACKENDS, Config
-from rag.embed import Embedder
 from rag.evaluation import read_questions, retrieval_metrics
+from rag.models.embed import Embedder
 from rag.pipeline import RAG
 from rag.records import Hit
-from rag.retrieve import Mode
+from rag.search.hybrid import Mode
 
 
 def main() -> None:

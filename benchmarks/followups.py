@@ -9,16 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
-
-from rag.embed import Embedder
 from rag.evaluation import contains_answer, followup_metrics, read_conversations, read_questions
-from rag.followup import contextualize, is_follow_up
+from rag.models.embed import Embedder
 from rag.pipeline import RAG
+from rag.text.followup import is_follow_up
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = {
@@ -58,7 +55,7 @@ def main() -> None:
                 history = [{"role": "user", "content": prev.question}, {"role": "assistant", "content": ""}]
                 r["followup_detected"] += is_follow_up(q.question) / len(questions)
                 for key, hist in (("alone_recall@5", None), ("after_unrelated_recall@5", history)):
-                    hits = rag.search(contextualize(q.question, hist))
+                    hits = rag.search(q.question, history=hist)
                     r[key] += contains_answer(" ".join(h.chunk.text for h in hits), q.answers) / len(questions)
             results[f"{name}-standalone"] = r
     for name, r in results.items():

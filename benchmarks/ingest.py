@@ -93,7 +93,7 @@ def _write_corpus(eval_dir: Path, out: Path, passages: int) -> int:
 
 def _models_rss(backend: str, cache: Path) -> float:
     code = (
-        "import sys, psutil; sys.path.insert(0, '.'); from rag.embed import Embedder; "
+        "import sys, psutil; sys.path.insert(0, '.'); from rag.models.embed import Embedder; "
         f"e = Embedder(backend={backend!r}, cache_dir={str(cache)!r}); e.embed_passages(['x ' * 200] * 16); "
         "print(psutil.Process().memory_info().rss / 2**20)"
     )

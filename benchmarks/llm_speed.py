@@ -26,7 +26,7 @@ ENGINES = [("llama.cpp", 2), ("llama.cpp", 1), ("transformers", 2)]
 
 
 def _prompt() -> str:
-    from rag.sources import load_sources
+    from rag.ingest.sources import load_sources
 
     docs, _ = load_sources([ROOT / "sources"])
     doc = max(docs, key=lambda d: len(d.text))
@@ -36,7 +36,8 @@ def _prompt() -> str:
 def child(engine: str, threads: int, runs: int, tokens: int) -> dict[str, object]:
     """Load one engine and time it; runs in its own process."""
     started = time.perf_counter()
-    from rag.llm import LLM, LlamaCppLLM, Prompt, TransformersLLM
+    from rag.models.llama_cpp import LlamaCppLLM
+    from rag.models.llm import LLM, Prompt, TransformersLLM
 
     llm: LLM
     count: Callable[[str], int]

@@ -23,13 +23,10 @@ import argparse
 import itertools
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from tqdm import tqdm
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
-
-from eval_set import (  # benchmarks/, the script's own folder
+from common import (
     add_eval_set_options,
     open_eval_set,
     read_cache,
@@ -37,41 +34,40 @@ from eval_set import (  # benchmarks/, the script's own folder
     splits,
     write_cache,
 )
+from tqdm import tqdm
 
-from rag.answer import (
-    QUOTE_DENSE_SHARE,
-    QUOTE_LM_WEIGHT,
-    QUOTE_RANK_WEIGHT,
-    SECOND_SENTENCE_SUPPORT,
-    answer_question,
-)
+from rag.answer.extractive import answer_question
 from rag.evaluation import answer_metrics
+from rag.query import read_query
 from rag.records import Answer, Hit
+from rag.tuned import TUNED
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_eval_set_options(parser, every=1)
-    parser.add_argument("--weights", type=float, nargs="+", default=[QUOTE_RANK_WEIGHT], help="passage rank weights")
+    parser.add_argument(
+        "--weights", type=float, nargs="+", default=[TUNED.quote_rank_weight], help="passage rank weights"
+    )
     parser.add_argument(
         "--supports",
         type=float,
         nargs="+",
-        default=[SECOND_SENTENCE_SUPPORT, 1.01],
+        default=[TUNED.second_sentence_support, 1.01],
         help="second-sentence supports (> 1: one sentence)",
     )
     parser.add_argument(
         "--dense-shares",
         type=float,
         nargs="+",
-        default=[QUOTE_DENSE_SHARE],
+        default=[TUNED.quote_dense_share],
         help="dense similarity's shares of a sentence's match",
     )
     parser.add_argument(
         "--quote-lm-weights",
         type=float,
         nargs="+",
-        default=[QUOTE_LM_WEIGHT],
+        default=[TUNED.quote_lm_weight],
         help="weights of the reranking LM's leave-one-out score in choosing the quoted passage's sentences (0: none)",
     )
     parser.add_argument("--hits-cache", type=Path, help="keep the retrieved passages here for the next run")
@@ -86,17 +82,19 @@ def main() -> None:
         if q.question not in cache:
             cache[q.question] = rag.search(q.question)
         hits = cache[q.question]
+        query = read_query(q.question)
         for w, d, s, m in variants:
+            tuned = replace(
+                TUNED, quote_rank_weight=w, quote_dense_share=d, second_sentence_support=s, quote_lm_weight=m
+            )
             answers[w, d, s, m][q.question] = answer_question(
-                q.question,
+                query,
                 hits,
                 idx,
                 rag.embedder,
-                rank_weight=w,
-                second_support=s,
-                dense_share=d,
-                scorer=rag.quote_scorer(q.question, hits) if m else None,
-                quote_lm_weight=m,
+                rag.config.with_(tuned=tuned),
+                threshold=rag.config.min_support,
+                scorer=rag.quote_scorer(query, hits) if m else None,
             )
     write_cache(args.hits_cache, key, cache)
     results: dict[str, object] = {"corpus": str(args.corpus), "questions": len(questions), "rerank": rag.config.rerank}
@@ -109,8 +107,8 @@ def main() -> None:
             m["questions"] = len(rows)
             m["citations_per_answer"] = sum(cites) / max(1, len(cites))
             m["answer_chars"] = sum(len(a.text) for a in chosen if a.answered) / max(1, len(cites))
-            share = f", dense share {d}" if len(args.dense_shares) > 1 or d != QUOTE_DENSE_SHARE else ""
-            lm_part = f", quote LM weight {lm}" if len(args.quote_lm_weights) > 1 or lm != QUOTE_LM_WEIGHT else ""
+            share = f", dense share {d}" if len(args.dense_shares) > 1 or d != TUNED.quote_dense_share else ""
+            lm_part = f", quote LM weight {lm}" if len(args.quote_lm_weights) > 1 or lm != TUNED.quote_lm_weight else ""
             record(results, f"rank weight {w}{share}, second sentence support {s}{lm_part}{split}", m)
     answered = {v: {q for q, a in answers[v].items() if a.answered} for v in variants}
     assert all(a == answered[variants[0]] for a in answered.values()), "the gate must not depend on the variant"

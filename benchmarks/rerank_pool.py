@@ -18,19 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from dataclasses import replace
 
+from common import add_eval_set_options, open_eval_set, record, splits
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
-
-from eval_set import add_eval_set_options, open_eval_set, record, splits  # benchmarks/, the script's own folder
-
 from rag.evaluation import retrieval_metrics
-from rag.lang import detect_lang
+from rag.query import read_query
 from rag.records import Hit
-from rag.rerank import passages, rerank
-from rag.retrieve import rerank_pool, search
+from rag.search.hybrid import rerank_pool, search
+from rag.search.rerank import passages, rerank
 
 # (label, pool, LM weight); a pool is (hybrid top n, 0, 0) or (0, BM25's best a, the dense side's best b).
 VARIANTS: list[tuple[str, tuple[int, int, int], float]] = [
@@ -61,15 +58,16 @@ def main() -> None:
     pool_sizes: dict[str, list[int]] = {label: [] for label, _, _ in variants}
     for q in tqdm(questions, desc="questions", file=sys.stderr):
         pools = {}
+        query = read_query(q.question)
         for label, (top, lexical, dense), _ in variants:
             if top:
-                pools[label] = search(idx, rag.embedder, q.question, k=max(K, top), config=config)
+                pools[label] = search(idx, rag.embedder, query, k=max(K, top), config=config)
             else:
-                c = config.with_(rerank_lexical=lexical, rerank_dense=dense)
-                pools[label] = rerank_pool(idx, rag.embedder, q.question, k=K, config=c)
+                c = config.with_(tuned=replace(config.tuned, rerank_lexical=lexical, rerank_dense=dense))
+                pools[label] = rerank_pool(idx, rag.embedder, query, k=K, config=c)
         chunks = {h.chunk.chunk_id: h.chunk for hits in pools.values() for h in hits}  # each passage once
         texts = passages(idx.documents, chunks.values())
-        lm = dict(zip(chunks, rag.reranker.scores(q.question, texts, lang=detect_lang(q.question)), strict=True))
+        lm = dict(zip(chunks, rag.reranker.scores(query.search_text, texts, lang=query.lang), strict=True))
         for label, _, weight in variants:
             hits = pools[label]
             ranked[label][q.question] = rerank(hits, [lm[h.chunk.chunk_id] for h in hits], weight=weight, k=K)

@@ -14,16 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
-
-from rag.store import VectorStore
+from rag.storage.faiss_store import VectorStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DIM = 384
@@ -74,9 +71,9 @@ def bench_index(
 
 
 def embedding_throughput(sample: int) -> dict:
-    from rag.chunking import chunk_document
-    from rag.embed import Embedder
-    from rag.sources import load_sources
+    from rag.ingest.sources import load_sources
+    from rag.models.embed import Embedder
+    from rag.text.chunking import chunk_document
 
     docs, _ = load_sources([ROOT / "tests/data/piaf-fr/corpus.jsonl"])
     embedder = Embedder()
