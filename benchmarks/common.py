@@ -6,21 +6,13 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from rag.config import Config
-from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_questions, retrieval_metrics
+from rag.evaluation import EVAL_CACHE, Question, cached_index_dir, read_questions
 from rag.pipeline import RAG
-from rag.query import read_query
-from rag.records import Hit, Query
-from rag.search.hybrid import rerank_pool
-from rag.search.rerank import passages, rerank, worth_reranking
+from rag.records import Hit
 
 K = 10  # the harness's depth (recall@10, MRR@10)
 
@@ -50,15 +42,6 @@ def record(results: dict[str, object], label: str, metrics: dict[str, Any]) -> N
     m = {k: v for k, v in metrics.items() if not k.endswith(("_ms_p50", "_ms_p95"))}
     results[label] = m
     print(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
-
-
-def record_retrieval(
-    results: dict[str, object], label: str, questions: Sequence[Question], ranked: dict[str, list[Hit]], every: int
-) -> None:
-    """`record` one variant's retrieval metrics (`ranked`: each question's hits, best first) for each of
-    `splits`: all the questions and, when every question is used, the tuning third and the other two."""
-    for split, rows in splits(len(questions), every).items():
-        record(results, label + split, retrieval_metrics([questions[i] for i in rows], ranked.__getitem__))
 
 
 def open_index(cache: Path, corpus: Path, config: Config) -> RAG:
@@ -91,35 +74,6 @@ def kept_hits_from_command_line(
     if cache is None:
         raise SystemExit(f"{args.hits_cache} holds no passages of this index: run quote_choice.py --hits-cache first")
     return args, rag, questions, cache
-
-
-@dataclass(frozen=True)
-class Pool:
-    """One question's reranking candidates, as the pipeline's reranked search makes them
-    (`search.hybrid.rerank_pool`), with the (title, text) pairs the reranking LM reads."""
-
-    question: Question
-    query: Query
-    hits: list[Hit]
-    texts: list[tuple[str, str]]
-
-    @property
-    def reranked(self) -> bool:
-        """As the pipeline: whether the LM scores these candidates."""
-        return worth_reranking(self.hits)
-
-    def rerank(self, scores: Sequence[float], *, weight: float) -> list[Hit]:
-        """The top `K` by the pipeline's mix of `scores` (one per hit) with the retrieval score."""
-        return rerank(self.hits, scores, weight=weight, k=K) if self.reranked else self.hits[:K]
-
-
-def rerank_pools(rag: RAG, questions: Sequence[Question], config: Config | None = None) -> Iterator[Pool]:
-    """Each question's `Pool` under `config` (default the pipeline's), in order, with a progress bar."""
-    idx = rag.current()
-    for q in tqdm(questions, desc="questions", file=sys.stderr):
-        query = read_query(q.question)
-        hits = rerank_pool(idx, rag.embedder, query, k=K, config=config or rag.config)
-        yield Pool(q, query, hits, passages(idx.documents, (h.chunk for h in hits)))
 
 
 def read_cache(path: Path | None, key: object) -> Any:

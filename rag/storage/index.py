@@ -24,7 +24,6 @@ import numpy as np
 
 from ..errors import IndexCorruptError, IndexNotFoundError, RagError
 from ..records import Chunk, Document
-from ..text.chunking import retrieval_text
 from .faiss_store import VectorStore
 from .lexical import LexicalIndex
 from .manifest import REBUILD_HINT, Manifest, file_digest
@@ -44,9 +43,6 @@ class Index:
     store: VectorStore | MilvusStore
     lexical: LexicalIndex
     version: str = ""
-
-    def chunk_text_for_retrieval(self, chunk: Chunk) -> str:
-        return retrieval_text(chunk.title, chunk.text, bool(self.manifest.chunker.get("title_in_chunks")))
 
 
 def current_version(root: Path) -> str | None:
