@@ -26,6 +26,10 @@ class IndexNotFoundError(RagError):
     """No index exists at the given directory."""
 
 
+class UnknownDocumentError(RagError):
+    """A document id the index does not hold (removing it, for instance)."""
+
+
 class SourceError(RagError):
     """A source file or corpus line could not be loaded."""
 

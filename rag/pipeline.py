@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .answer.close_calls import close_passages
 from .config import ANSWERERS, AnswererName, Config
 from .crosslingual import lm_chooses_quotes
 from .ingest.indexing import ProgressCallback, update_index
+from .ingest.sources import count_sources, documents_from_texts, iter_sources
 from .models.embed import Embedder
 from .models.llm import LLM, TokenCallback
 from .models.lm_scoring import Reranker
 from .query import read_query
-from .records import Answer, Hit, IndexStats, Query
+from .records import Answer, Document, Hit, IndexedDocument, IndexStats, Query, Skipped
 from .search.hybrid import Mode
 from .search.hybrid import search as hybrid_search
 from .search.rerank import Reranking
@@ -83,22 +85,69 @@ class RAG:
         self,
         paths: Iterable[str | Path],
         *,
+        sync: bool = False,
         rebuild: bool = False,
         store: StoreKind | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> IndexStats:
-        """Make the index mirror the documents under `paths` (only new or changed ones are embedded)."""
-        stats = update_index(
-            self.index_dir,
-            list(paths),
-            self.embedder,
-            self.config,
+        """Add the documents under `paths` (files, folders, .jsonl corpora): new ones are added,
+        changed ones replaced, and only they are embedded. Other indexed documents are kept unless
+        `sync` (the index then mirrors `paths`; `IndexStats.removed_ids` names what went) or
+        `rebuild` (embed `paths` again from scratch, e.g. for a new model; the index holds them only).
+        `store`: FAISS index type or "milvus" (default: the existing index's)."""
+        paths = list(paths)
+        return self._update(
+            iter_sources(paths),
+            sync=sync,
             rebuild=rebuild,
             store_kind=store,
             on_progress=on_progress,
+            total=count_sources(paths) if on_progress else None,
         )
-        self._index = None
-        return stats
+
+    add = index
+
+    def add_texts(
+        self, texts: Iterable[Mapping[str, str] | Document], *, on_progress: ProgressCallback | None = None
+    ) -> IndexStats:
+        """Add texts a program already has: dicts with "text" and optionally "doc_id", "title",
+        "url", "lang", "date", "publisher" (see `ingest.sources.documents_from_texts`). A text with
+        the doc_id (else url) of an indexed one replaces it. Raises ValueError, changing nothing,
+        when an item is invalid."""
+        docs = documents_from_texts(texts)
+        return self._update(docs, on_progress=on_progress, total=len(docs))
+
+    def remove(self, doc_ids: Iterable[str]) -> IndexStats:
+        """Remove documents by id (`documents()` lists them); loads no model. Raises
+        UnknownDocumentError, changing nothing, when an id is not in the index."""
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+        return self._update([], remove=ids)
+
+    def documents(self) -> list[IndexedDocument]:
+        """What the index holds, in index order, without the texts."""
+        idx = self.current()
+        counts = Counter(c.doc_id for c in idx.chunks)
+        indexed = idx.manifest.indexed
+        return [
+            IndexedDocument(
+                d.doc_id,
+                d.title,
+                d.source,
+                d.lang,
+                counts[d.doc_id],
+                indexed.get(d.doc_id, idx.manifest.created),
+                d.url,
+                d.date,
+                d.publisher,
+            )
+            for d in idx.documents.values()
+        ]
+
+    def _update(self, sources: Iterable[Document | Skipped], **options: Any) -> IndexStats:
+        try:
+            return update_index(self.index_dir, sources, lambda: self.embedder, self.config, **options)
+        finally:
+            self._index = None
 
     def current(self) -> index_io.Index:
         """The live index version, reloaded when a newer one has been published."""

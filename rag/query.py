@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from .records import Query
 from .text.followup import Turn, earlier_question
 from .text.lang import detect_lang
+from .text.terms import valid_text
 
 
 def read_query(question: str, history: Sequence[Turn] | None = None) -> Query:
@@ -16,6 +17,11 @@ def read_query(question: str, history: Sequence[Turn] | None = None) -> Query:
     A follow-up ("Et combien a-t-il payé ?") is retrieved with the earlier question appended; its
     language is its own, or the earlier question's when its words say nothing either way.
     """
+    question = valid_text(question)
+    if history:
+        history = [
+            {**t, "content": valid_text(t["content"])} if isinstance(t.get("content"), str) else t for t in history
+        ]
     earlier = earlier_question(question, history)
     search_text = f"{question} {earlier}" if earlier else question
     lang = detect_lang(question, default=detect_lang(earlier) if earlier else "fr")

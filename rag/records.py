@@ -129,6 +129,25 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class IndexedDocument:
+    """A document as the index holds it (`RAG.documents()`, `rag list`): no text, just what
+    identifies it, and `indexed`, when its current version was indexed (ISO 8601)."""
+
+    doc_id: str
+    title: str
+    source: str
+    lang: Lang
+    chunks: int
+    indexed: str = ""
+    url: str = ""
+    date: str = ""
+    publisher: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class IndexStats:
     """What an indexing run did."""
 
@@ -145,6 +164,7 @@ class IndexStats:
     embedding_backend: str = ""
     # Chunks whose vectors were staged by an earlier, interrupted run and not embedded again.
     resumed_chunks: int = 0
+    removed_ids: tuple[str, ...] = ()  # the documents this run removed
 
     @property
     def passages_per_second(self) -> float:

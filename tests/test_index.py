@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from rag.config import Config
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, UnknownDocumentError
 from rag.pipeline import RAG
 from rag.storage import index as index_io
+
+from .conftest import reconfigured
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +34,7 @@ def test_build_save_load_gives_the_same_hits(tmp_path, embedder, sources_copy, s
         assert idx.documents[c.doc_id].text[c.start : c.end] == c.text
 
 
-def test_reindex_embeds_only_what_changed_and_drops_deleted(tmp_path, embedder, sources_copy, store):
+def test_reindex_embeds_only_what_changed_and_sync_drops_deleted(tmp_path, embedder, sources_copy, store):
     rag = RAG(tmp_path / "idx", embedder=embedder)
     first = rag.index([sources_copy], store=store)
     unchanged = rag.index([sources_copy])
@@ -47,8 +49,11 @@ def test_reindex_embeds_only_what_changed_and_drops_deleted(tmp_path, embedder, 
 
     (sources_copy / "new.md").write_text("Un nouvel article sur les castors du Canada.", encoding="utf-8")
     target.unlink()
-    changed = rag.index([sources_copy])
-    assert (changed.added, changed.removed) == (1, 1)
+    kept = rag.index([sources_copy])
+    assert (kept.added, kept.removed, kept.documents) == (1, 0, 3), "a plain index run never removes"
+    assert target.name in {d.doc_id for d in rag.documents()}
+    synced = rag.index([sources_copy], sync=True)
+    assert (synced.added, synced.removed, synced.removed_ids, synced.embedded_chunks) == (0, 1, (target.name,), 0)
     idx = rag.current()
     assert target.name not in {c.doc_id for c in idx.chunks}
     ids = [c.chunk_id for c in idx.chunks]
@@ -234,3 +239,67 @@ def test_milvus_index_built_by_another_process_is_searchable(tmp_path, sources_c
     out = subprocess.run([sys.executable, "-m", "rag", "search", "Noam Shazeer", "--index", idx, "--json"], **run)
     assert out.returncode == 0, out.stderr
     assert "Shazeer" in json.loads(out.stdout)[0]["chunk"]["text"]
+
+
+def test_adding_a_file_keeps_the_folder_and_remove_touches_only_its_document(tmp_path, embedder, sources_copy, store):
+    rag = RAG(tmp_path / "idx", embedder=embedder)
+    folder = rag.index([sources_copy], store=store)
+    extra = tmp_path / "castors.md"
+    extra.write_text("# Castors\n\nLes castors du Canada construisent des barrages de 850 mètres.", encoding="utf-8")
+    added = rag.index([extra])
+    assert (added.added, added.unchanged, added.removed, added.documents) == (1, 0, 0, folder.documents + 1)
+    assert added.embedded_chunks == 1
+    listed = {d.doc_id: d for d in rag.documents()}
+    assert set(listed) == {p.name for p in sources_copy.glob("*.md")} | {"castors.md"}
+    assert listed["castors.md"].title == "Castors" and listed["castors.md"].chunks == 1 and listed["castors.md"].indexed
+    before = {c.chunk_id: c for c in rag.current().chunks if c.doc_id != "castors.md"}
+
+    with pytest.raises(UnknownDocumentError, match="no document 'nope.md'.*rag list"):
+        rag.remove(["castors.md", "nope.md"])
+    assert "castors.md" in {d.doc_id for d in rag.documents()}, "nothing removed on an unknown id"
+    removed = rag.remove(["castors.md"])
+    assert (removed.removed_ids, removed.embedded_chunks, removed.documents) == (("castors.md",), 0, folder.documents)
+    after = rag.current()
+    assert {c.chunk_id: c for c in after.chunks} == before
+    assert after.vectors.shape[0] == len(after.chunks) == after.store.size
+    assert all(h.chunk.doc_id != "castors.md" for h in rag.search("castors barrages", k=10))
+
+
+def test_add_texts_then_ask_cites_the_added_text(tmp_path, embedder, sources_copy):
+    rag = reconfigured(RAG(tmp_path / "idx", embedder=embedder), rerank=False)
+    rag.index([sources_copy])
+    stats = rag.add_texts(
+        [
+            {
+                "title": "Les loutres",
+                "text": "La loutre de mer utilise des pierres pour ouvrir les coquillages.",
+                "url": "https://example.org/loutres",
+            }
+        ]
+    )
+    assert (stats.added, stats.documents) == (1, 3)
+    doc = next(d for d in rag.documents() if d.url == "https://example.org/loutres")
+    assert (doc.doc_id, doc.lang, doc.source) == ("https://example.org/loutres", "fr", "https://example.org/loutres")
+    answer = rag.ask("Qu'utilise la loutre de mer pour ouvrir les coquillages ?")
+    assert answer.answered and answer.citations
+    c = answer.citations[0]
+    assert c.doc_id == doc.doc_id and rag.current().documents[c.doc_id].text[c.start : c.end] == c.quote
+    again = rag.add_texts([{"doc_id": doc.doc_id, "title": "Les loutres", "text": "La loutre dort sur le dos."}])
+    assert (again.added, again.changed, again.documents) == (0, 1, 3)
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        ([{"title": "sans texte"}], "text 1.*non-empty"),
+        (["juste une chaîne"], "text 1 is a str"),
+        ([{"text": "a", "auteur": "x"}], "unknown field.*'auteur'"),
+        ([{"text": "a", "lang": "de"}], "lang 'de' is not supported"),
+        ([{"text": "a", "doc_id": "x"}, {"text": "b", "doc_id": "x"}], "text 2.*given twice"),
+    ],
+)
+def test_add_texts_refuses_bad_items_and_changes_nothing(tmp_path, texts, message):
+    rag = RAG(tmp_path / "idx")
+    with pytest.raises(ValueError, match=message):
+        rag.add_texts(texts)
+    assert not index_io.exists(tmp_path / "idx")

@@ -1,5 +1,5 @@
-"""Building and updating an index from sources: only new or changed documents are chunked and
-embedded, deleted ones are dropped, and nothing is written until the new version is complete.
+"""Building and updating an index: new or changed documents are chunked and embedded, others are
+kept (removed only when asked, or by a sync), and nothing is written until the new version is complete.
 
 Embeddings are staged on disk batch by batch (keyed by document content hash and settings), so a
 run killed half-way resumes without embedding again what it had done.
@@ -12,14 +12,14 @@ import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..config import Config
-from ..errors import IndexCorruptError, IndexMismatchError, RagError
+from ..errors import IndexCorruptError, IndexMismatchError, RagError, UnknownDocumentError
 from ..models.embed import Embedder
 from ..records import Chunk, Document, IndexStats, Skipped
 from ..storage import index as index_io
@@ -28,19 +28,20 @@ from ..storage.lexical import LexicalIndex, passage_terms
 from ..storage.manifest import FORMAT_VERSION, Manifest, document_hash
 from ..storage.milvus import MilvusStore
 from ..text.chunking import chunk_document, retrieval_text, title_prefix
-from .sources import iter_sources
 
 STAGE_BATCH = 256  # chunks embedded and staged at a time
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Reported after each document read and each batch embedded."""
+    """Reported after each document read and each batch embedded. `total` is how many documents
+    the run will read (files, and lines of .jsonl corpora), when known."""
 
     documents: int
     chunks: int
     embedded: int
     skipped: int
+    total: int | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -48,29 +49,39 @@ ProgressCallback = Callable[[Progress], None]
 
 def update_index(
     root: Path,
-    paths: Iterable[str | Path],
-    embedder: Embedder,
+    sources: Iterable[Document | Skipped],
+    embedder: Callable[[], Embedder],
     config: Config,
     *,
+    sync: bool = False,
+    remove: Collection[str] = (),
     rebuild: bool = False,
     store_kind: StoreKind | None = None,
     on_progress: ProgressCallback | None = None,
+    total: int | None = None,
 ) -> IndexStats:
-    """Make the index in `root` mirror the documents under `paths`.
+    """Add the documents `sources` yields to the index in `root`, replacing changed ones.
 
     Args:
         root: index folder.
-        paths: files and folders to index (the index holds exactly their documents afterwards).
-        embedder: the loaded embedding model; must be the one `config` names.
+        sources: documents to index (and `Skipped` records for what could not be read), e.g.
+            `ingest.sources.iter_sources(paths)`.
+        embedder: returns the loaded embedding model (the one `config` names); only called when
+            something needs embedding, so removing documents loads no model.
         config: settings (chunker, prompts, model).
-        rebuild: ignore the existing index and embed everything again.
+        sync: make the index hold exactly `sources`' documents: every other one is removed
+            (one that could not be read this time keeps its indexed version).
+        remove: doc ids to remove; an id the index does not hold is an error and nothing changes.
+        rebuild: ignore the existing index and embed `sources` again (the index then holds them only).
         store_kind: FAISS index type for the new version, or "milvus" (a collection at
             `config.milvus_uri`; default a Milvus Lite file beside the index); None keeps the
             existing index's kind ("flat" for a new index).
         on_progress: called as documents are read and batches embedded.
+        total: how many documents `sources` will yield, for `on_progress` (None: unknown).
 
     Raises:
         IndexMismatchError: the existing index has other settings and `rebuild` is False.
+        UnknownDocumentError: `remove` names a document the index does not hold.
         RagError: the new version could not be written (the previous one stays live).
     """
     started = time.perf_counter()
@@ -79,29 +90,45 @@ def update_index(
         old = None if rebuild else _load_previous(root, config)
         old_hashes = old.manifest.documents if old else {}
         old_counts = Counter(c.doc_id for c in old.chunks) if old else Counter()
-        stage = _Stage(root, config, embedder.model_id)
-        new_docs: dict[str, Document] = {}
+        unknown = [d for d in remove if d not in old_hashes]
+        if unknown:
+            raise UnknownDocumentError(
+                f"the index in {root} holds no document {', '.join(map(repr, unknown[:5]))}"
+                f"{f' (and {len(unknown) - 5} more)' if len(unknown) > 5 else ''}; nothing was removed. "
+                "`rag list` shows the indexed doc ids"
+            )
+        loaded: list[Embedder] = []
+
+        def model() -> Embedder:
+            if not loaded:
+                loaded.append(embedder())
+            return loaded[0]
+
+        stage = _Stage(root, config)
+        seen: dict[str, Document] = {}  # read in this run
         hashes: dict[str, str] = {}
         pending: list[tuple[Document, str, list[Chunk]]] = []  # to embed
         skipped: list[Skipped] = []
         counts = {"added": 0, "changed": 0, "unchanged": 0, "chunks": 0, "embedded": 0}
+        new_chunks: dict[str, int] = {}
         max_tokens_cache: dict[str, int] = {}
 
         def report() -> None:
             if on_progress:
-                on_progress(Progress(len(new_docs), counts["chunks"], counts["embedded"], len(skipped)))
+                done = len(seen) + len(skipped)
+                on_progress(Progress(done, counts["chunks"], counts["embedded"], len(skipped), total))
 
-        for item in iter_sources(paths):
+        for item in sources:
             if isinstance(item, Skipped):
                 skipped.append(item)
                 report()
                 continue
             doc = item
-            if doc.doc_id in new_docs:
+            if doc.doc_id in seen:
                 skipped.append(Skipped(doc.doc_id, "duplicate doc_id: indexed twice in this run; the first is kept"))
                 continue
             h = document_hash(doc)
-            new_docs[doc.doc_id], hashes[doc.doc_id] = doc, h
+            seen[doc.doc_id], hashes[doc.doc_id] = doc, h
             if old_hashes.get(doc.doc_id) == h:
                 counts["unchanged"] += 1
                 counts["chunks"] += old_counts[doc.doc_id]
@@ -110,37 +137,46 @@ def update_index(
             counts["changed" if doc.doc_id in old_hashes else "added"] += 1
             prefix = title_prefix(doc.title, config.title_in_chunks)
             if prefix not in max_tokens_cache:
-                max_tokens_cache[prefix] = embedder.max_passage_tokens(prefix)
+                max_tokens_cache[prefix] = model().max_passage_tokens(prefix)
             chunks = chunk_document(
                 doc,
                 chunk_chars=config.chunk_chars,
                 overlap_sentences=config.overlap_sentences,
                 max_tokens=max_tokens_cache[prefix],
-                count_tokens=embedder.count_tokens,
+                count_tokens=model().count_tokens,
             )
             counts["chunks"] += len(chunks)
+            new_chunks[doc.doc_id] = len(chunks)
             pending.append((doc, h, chunks))
             if sum(len(c) for _, _, c in pending) >= STAGE_BATCH:
-                counts["embedded"] += stage.embed(pending, embedder, config)
+                counts["embedded"] += stage.embed(pending, model(), config)
                 pending = []
             report()
-        counts["embedded"] += stage.embed(pending, embedder, config)
+        if pending:
+            counts["embedded"] += stage.embed(pending, model(), config)
         report()
 
-        # Documents that could not be read this time but are indexed keep their old version.
-        for s in skipped:
-            if old and s.source in old.documents and s.source not in new_docs:
-                new_docs[s.source], hashes[s.source] = old.documents[s.source], old_hashes[s.source]
-        removed = sorted(set(old_hashes) - set(new_docs))
+        unreadable = {s.source for s in skipped}
+        keep = [
+            d
+            for d in old_hashes
+            if d not in remove and (not sync or d in seen or d in unreadable)  # sync: unreadable keep their version
+        ]
+        docs = {d: old.documents[d] for d in keep} if old else {}
+        hashes = {**{d: old_hashes[d] for d in keep}, **hashes}
+        docs.update(seen)
+        removed = tuple(sorted(set(old_hashes) - set(docs)))
         changed = counts["added"] + counts["changed"] + len(removed)
         version = old.version if old else ""
         kind: StoreKind = store_kind or (old.manifest.store if old else "flat")  # type: ignore[assignment]
         if changed or old is None or rebuild or kind != old.manifest.store:
-            version = _commit(root, old, new_docs, hashes, stage, embedder, config, kind)
+            dim = old.manifest.dim if old else model().dim
+            version = _commit(root, old, docs, hashes, stage, dim, config, kind)
         stage.clear()
+    n_chunks = sum(new_chunks[d] if d in new_chunks else old_counts[d] for d in docs)
     return IndexStats(
-        documents=len(new_docs),
-        chunks=counts["chunks"],
+        documents=len(docs),
+        chunks=n_chunks,
         added=counts["added"],
         changed=counts["changed"],
         removed=len(removed),
@@ -149,8 +185,9 @@ def update_index(
         skipped=tuple(skipped),
         seconds=time.perf_counter() - started,
         version=version,
-        embedding_backend=embedder.backend,
+        embedding_backend=loaded[0].backend if loaded else "",
         resumed_chunks=stage.resumed,
+        removed_ids=removed,
     )
 
 
@@ -171,7 +208,7 @@ def _commit(
     docs: dict[str, Document],
     hashes: dict[str, str],
     stage: _Stage,
-    embedder: Embedder,
+    dim: int,
     config: Config,
     store_kind: StoreKind,
 ) -> str:
@@ -181,17 +218,21 @@ def _commit(
             old_rows.setdefault(c.doc_id, []).append(row)
     chunks: list[Chunk] = []
     blocks: list[np.ndarray] = []
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    indexed: dict[str, str] = {}
     for doc_id in docs:
         h = hashes[doc_id]
         if old and old.manifest.documents.get(doc_id) == h:
+            indexed[doc_id] = old.manifest.indexed.get(doc_id, old.manifest.created)
             rows = old_rows.get(doc_id, [])
             chunks.extend(old.chunks[r] for r in rows)
-            blocks.append(old.vectors[rows] if rows else np.zeros((0, embedder.dim), np.float32))
+            blocks.append(old.vectors[rows] if rows else np.zeros((0, dim), np.float32))
         else:
+            indexed[doc_id] = now
             doc_chunks, vectors = stage.get(h)
             chunks.extend(doc_chunks)
             blocks.append(vectors)
-    vectors = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), np.float32)
+    vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
     if vectors.shape[0] != len(chunks):
         raise RagError(f"internal error: {vectors.shape[0]} vectors for {len(chunks)} chunks; index unchanged")
     with_title = config.title_in_chunks
@@ -200,13 +241,14 @@ def _commit(
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         embedding_model=config.embedding_model,
-        dim=embedder.dim,
+        dim=dim,
         query_prompt=config.query_prompt,
         passage_prompt=config.passage_prompt,
         chunker=config.chunker_settings(),
         store=store_kind,
         documents=hashes,
         chunks=len(chunks),
+        indexed=indexed,
     )
     store: VectorStore | MilvusStore
     if store_kind == "milvus":
@@ -235,8 +277,8 @@ class _Stage:
     Each shard holds, for a few documents, their content hashes, chunk offsets and vectors.
     """
 
-    def __init__(self, root: Path, config: Config, model_id: str) -> None:
-        key = json.dumps([model_id, config.passage_prompt, config.chunker_settings()], sort_keys=True)
+    def __init__(self, root: Path, config: Config) -> None:
+        key = json.dumps([config.embedding_model, config.passage_prompt, config.chunker_settings()], sort_keys=True)
         self.folder = root / ".staging" / hashlib.sha256(key.encode()).hexdigest()[:16]
         self._mem: dict[str, tuple[list[Chunk], np.ndarray]] = {}
         self._done: dict[str, Path] = {}

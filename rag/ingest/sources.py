@@ -6,14 +6,18 @@ stops a run. Never chunks, embeds or writes anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import SourceError
 from ..records import Document, Skipped
 from ..text.lang import detect_lang
+from ..text.terms import valid_text
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 SUFFIXES = (*TEXT_SUFFIXES, ".html", ".htm", ".pdf", ".jsonl")
@@ -31,14 +35,89 @@ def iter_sources(paths: Iterable[str | Path]) -> Iterator[Document | Skipped]:
         path = Path(raw)
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file() or p.is_symlink()):
-                rel = file.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts):
-                    continue  # hidden files and folders (.git, .DS_Store) are not articles
-                yield from _load_file(file, rel.as_posix())
+                if not _hidden(file, path):  # hidden files and folders (.git, .DS_Store) are not articles
+                    yield from _load_file(file, file.relative_to(path).as_posix())
         elif path.exists():
             yield from _load_file(path, path.name)
         else:
             yield Skipped(str(path), "no such file or folder")
+
+
+def _hidden(file: Path, folder: Path) -> bool:
+    return any(part.startswith(".") for part in file.relative_to(folder).parts)
+
+
+def count_sources(paths: Iterable[str | Path]) -> int:
+    """How many items `iter_sources(paths)` will yield, about: files, and lines of .jsonl corpora
+    (for a progress bar's total; reads only file names and newline counts)."""
+    n = 0
+    for raw in paths:
+        path = Path(raw)
+        files = [path] if not path.is_dir() else [p for p in path.rglob("*") if p.is_file() and not _hidden(p, path)]
+        for file in files:
+            if file.suffix.lower() != ".jsonl":
+                n += 1
+                continue
+            try:
+                with file.open("rb") as fh:
+                    lines = 0
+                    while block := fh.read(1 << 20):
+                        lines += block.count(b"\n")
+                n += max(lines, 1)
+            except OSError:
+                n += 1
+    return n
+
+
+TEXT_FIELDS = ("doc_id", "title", "text", "url", "lang", "date", "publisher")
+
+
+def documents_from_texts(items: Iterable[Mapping[str, Any] | Document]) -> list[Document]:
+    """Documents from texts a program already has: mappings with "text" and optionally "doc_id",
+    "title", "url", "lang" ("fr"/"en", detected when absent), "date" and "publisher". Without a
+    doc_id, the url is the id, else one made from the title and text (give a doc_id to replace a
+    text later).
+
+    Raises:
+        ValueError: an item is not a mapping, has no text, or has a field of the wrong type or an
+            unknown field (names the item and the field); nothing is returned then.
+    """
+    docs: list[Document] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if isinstance(item, Document):
+            docs.append(item)
+            continue
+        where = f"text {i + 1}"
+        if not isinstance(item, Mapping):
+            raise ValueError(f'{where} is a {type(item).__name__}; give a dict with a "text" key (and title, url...)')
+        unknown = sorted(set(item) - set(TEXT_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"{where} has unknown field(s) {', '.join(map(repr, unknown))}; known: {', '.join(TEXT_FIELDS)}"
+            )
+        bad = [k for k, v in item.items() if not isinstance(v, str)]
+        if bad:
+            raise ValueError(f"{where}: field {bad[0]!r} must be a string (got {type(item[bad[0]]).__name__})")
+        if item.get("lang") and item["lang"] not in ("fr", "en"):
+            raise ValueError(f'{where}: lang {item["lang"]!r} is not supported; use "fr" or "en" or leave it out')
+        title = item.get("title", "")
+        text = item.get("text", "")
+        doc_id = (
+            item.get("doc_id")
+            or item.get("url")
+            or "text-" + hashlib.sha256(f"{title}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        )
+        try:
+            meta = {k: item[k] for k in ("url", "lang", "date", "publisher") if item.get(k)}
+            doc = _document(doc_id, title, text, **meta)
+        except SourceError as exc:
+            raise ValueError(f'{where} ({doc_id}): {exc}; give it a non-empty "text"') from None
+        if doc.doc_id in seen:
+            raise ValueError(f"{where}: doc_id {doc.doc_id!r} is given twice; give each text its own doc_id")
+        seen.add(doc.doc_id)
+        docs.append(replace(doc, source=item.get("url") or doc.doc_id))
+    return docs
 
 
 def load_sources(paths: Iterable[str | Path]) -> tuple[list[Document], list[Skipped]]:
@@ -91,7 +170,9 @@ def _load_file(path: Path, doc_id: str) -> Iterator[Document | Skipped]:
 
 
 def clean_text(text: str) -> str:
-    """Normalise line ends and Unicode (NFC); drop control characters but newline and tab."""
+    """Normalise line ends and Unicode (NFC); drop control characters but newline and tab; a lone
+    surrogate (not text: a JSON client can send one) becomes U+FFFD."""
+    text = valid_text(text)
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
 

@@ -31,6 +31,7 @@ class Manifest:
     chunks: int
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {size, sha256}
     created: str = ""
+    indexed: dict[str, str] = field(default_factory=dict)  # doc_id -> when its current text was indexed
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)

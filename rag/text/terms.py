@@ -11,6 +11,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..records import Lang
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """`text` with every lone surrogate (not text, though a JSON client or a badly decoded file
+    can send one, and tokenizers and UTF-8 encoders reject it) replaced by U+FFFD."""
+    return _SURROGATE_RE.sub("\ufffd", text)
+
+
 APOSTROPHES = "'’‘`´ʼ"
 _APOS_RE = re.compile(f"[{APOSTROPHES}]")
 # French elided articles and pronouns: l'IA, d'employés, qu'il, jusqu'à, lorsqu'on.
