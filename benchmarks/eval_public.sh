@@ -21,15 +21,15 @@ trap 'kill $server' EXIT
 for set in piaf-fr squad-en; do
   other=$([ "$set" = piaf-fr ] && echo squad-en || echo piaf-fr)
   for mode in dense lexical; do
-    run "$set" --mode "$mode" --no-answers --json "benchmarks/results/$set-$mode.json"
+    run "$set" --mode "$mode" --no-answers --output "benchmarks/results/$set-$mode.json"
   done
-  run "$set" --no-rerank --no-answers --json "benchmarks/results/$set-hybrid-norerank.json"
+  run "$set" --no-rerank --no-answers --output "benchmarks/results/$set-hybrid-norerank.json"
   # Hybrid + rerank (the default) and answers; the other set's questions are the unanswerable ones
   # for the gate.
-  run "$set" --unanswerable "$EVAL/$other/questions.jsonl" --json "benchmarks/results/$set-hybrid.json"
+  run "$set" --unanswerable "$EVAL/$other/questions.jsonl" --output "benchmarks/results/$set-hybrid.json"
   run "$set" --unanswerable "$EVAL/$other/questions.jsonl" --limit "$GEN_LIMIT" --answerer local \
-    --json "benchmarks/results/$set-local.json"
+    --output "benchmarks/results/$set-local.json"
   run "$set" --unanswerable "$EVAL/$other/questions.jsonl" --limit "$GEN_LIMIT" --answerer openai \
-    --openai-base-url http://127.0.0.1:8090/v1 --openai-model gemma --json "benchmarks/results/$set-openai.json"
+    --openai-base-url http://127.0.0.1:8090/v1 --openai-model gemma --output "benchmarks/results/$set-openai.json"
 done
 .venv/bin/python benchmarks/followups.py --json benchmarks/results/followups.json

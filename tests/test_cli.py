@@ -120,7 +120,7 @@ def test_eval_command_prints_metrics(tmp_path):
         "10",
         "--cache",
         str(tmp_path / "c"),
-        "--json",
+        "--output",
         str(tmp_path / "out.json"),
         "--checkpoint-every",
         "3",
@@ -240,3 +240,75 @@ def test_a_close_call_is_printed_after_the_citations(capsys):
     print_answer(replace(answer, close_passages=("b.md#0",)))
     out = capsys.readouterr().out
     assert out.index("[1] Castors") < out.index("Also check") < out.index("Loutres (b.md): Les loutres aussi.")
+
+
+@pytest.mark.slow
+def test_index_adds_sync_removes_and_list_remove_work_from_the_cli(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "castors.md").write_text("# Castors\n\nLes castors construisent des barrages.", encoding="utf-8")
+    (folder / "loutres.md").write_text("# Loutres\n\nLes loutres de mer dorment sur le dos.", encoding="utf-8")
+    extra = tmp_path / "a.md"
+    extra.write_text("# Hérons\n\nLe héron cendré pêche à l'affût.", encoding="utf-8")
+    idx = ["--index", str(tmp_path / "idx")]
+    _run("index", str(folder), *idx)
+    added = json.loads(_run("index", str(extra), *idx, "--json").stdout)
+    assert (added["added"], added["removed"], added["documents"]) == (1, 0, 3)
+    listed = json.loads(_run("list", *idx, "--json").stdout)
+    assert [d["doc_id"] for d in listed] == ["castors.md", "loutres.md", "a.md"]
+    assert listed[2]["title"] == "Hérons" and listed[2]["chunks"] == 1 and listed[2]["indexed"]
+    table = _run("list", *idx)
+    assert "castors.md" in table.stdout and "Hérons" in table.stdout and "3 articles" in table.stderr
+
+    unknown = _run("remove", "nope.md", *idx, check=False)
+    assert unknown.returncode == 1 and "no document 'nope.md'" in unknown.stderr and "rag list" in unknown.stderr
+    removed = _run("remove", "loutres.md", *idx)
+    assert "removed loutres.md" in removed.stdout
+    assert [d["doc_id"] for d in json.loads(_run("list", *idx, "--json").stdout)] == ["castors.md", "a.md"]
+
+    synced = _run("index", str(folder), "--sync", *idx)
+    assert "removed a.md" in synced.stderr and "1 added" in synced.stdout  # loutres.md is back, a.md goes
+    assert [d["doc_id"] for d in json.loads(_run("list", *idx, "--json").stdout)] == ["castors.md", "loutres.md"]
+
+
+def test_list_and_remove_without_an_index_say_how_to_build_one(tmp_path):
+    for command in (["list"], ["remove", "x.md"]):
+        r = _run(*command, "--index", str(tmp_path / "none"), check=False)
+        assert r.returncode == 1 and "no index in" in r.stderr and "rag index PATH" in r.stderr
+
+
+def test_help_has_examples_and_every_option_has_help(capsys):
+    from rag.cli import _parser
+
+    parser = _parser()
+    top = parser.format_help()
+    assert "examples:" in top and "rag index articles/ --sync" in top and "rag remove" in top
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert set(commands) >= {"index", "list", "remove", "search", "ask", "chat", "eval"}
+    for name, sub in commands.items():
+        for action in sub._actions:
+            assert action.help, f"rag {name} {'/'.join(action.option_strings) or action.dest} has no help"
+        assert any("--json" in a.option_strings for a in sub._actions), f"rag {name} has no --json"
+    version = _run("--version", check=False)
+    assert version.returncode == 0 and version.stdout.startswith("rag ")
+
+
+@pytest.mark.slow
+def test_chat_reads_lines_until_exit_and_prints_json_lines(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "castors.md").write_text("# Castors\n\nLes castors construisent des barrages en bois.", encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAG_RERANK": "0"}
+    _run("index", str(folder), "--index", str(tmp_path / "idx"))
+    r = subprocess.run(
+        [sys.executable, "-m", "rag", "chat", "--index", str(tmp_path / "idx"), "--json"],
+        input="Que construisent les castors ?\nexit\nQue mangent les castors ?\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(lines) == 1, "nothing is asked after exit"
+    assert lines[0]["answered"] and "barrages" in lines[0]["citations"][0]["quote"]

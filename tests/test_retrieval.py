@@ -162,7 +162,7 @@ def test_recall_floor(request, store, fixture, folder, floor_r5, floor_mrr):
 
 
 def test_partial_metrics_are_the_metrics_of_the_questions_so_far(piaf_rag):
-    """What `rag eval --json` writes every N questions: the tally after n questions gives the
+    """What `rag eval --output` writes every N questions: the tally after n questions gives the
     metrics of those n questions, as a run over them alone would."""
     from rag.pipeline import RAG
 

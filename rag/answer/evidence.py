@@ -51,6 +51,8 @@ def select_evidence(query: Query, hits: list[Hit], index: Index, embedder: Embed
                 continue  # a question (interviews, FAQs) is never the answer to one
             if is_instruction(doc_text[s:e]):
                 continue  # nor is an instruction planted for an assistant
+            if doc_text[s:e].startswith("#"):
+                continue  # a Markdown heading names a topic; it states nothing to quote
             candidates.append((hit, s, min(e, s + MAX_SENTENCE_CHARS)))
     if not candidates:
         return []

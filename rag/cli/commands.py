@@ -1,4 +1,4 @@
-"""The commands behind `rag index|search|ask|chat|eval`: each builds its `Config` once, opens a
+"""The commands behind `rag index|list|remove|search|ask|chat|eval`: each builds its `Config` once, opens a
 `RAG` with it, and prints. Errors are raised to `cli.main`, which prints them."""
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def print_stats(stats: Any, *, as_json: bool) -> None:
         return
     for s in stats.skipped:
         print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
+    for doc_id in stats.removed_ids:
+        print(f"removed {doc_id}", file=sys.stderr)
     print(
         f"{stats.documents} documents, {stats.chunks} chunks: {stats.added} added, {stats.changed} changed, "
         f"{stats.removed} removed, {stats.unchanged} unchanged; embedded {stats.embedded_chunks} chunks "
@@ -94,10 +96,46 @@ def cmd_index(args: argparse.Namespace) -> int:
     rag = RAG(args.index, config=index_config(args.index).with_(**changes))
     progress = progress_bar()
     try:
-        stats = rag.index(args.paths, rebuild=args.rebuild, store=args.store, on_progress=progress)
+        stats = rag.index(args.paths, sync=args.sync, rebuild=args.rebuild, store=args.store, on_progress=progress)
     finally:
         progress.close()  # type: ignore[attr-defined]
     print_stats(stats, as_json=args.json)
+    return 0
+
+
+def _managed(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The `RAG` for list/remove: the index must exist (nothing is built, no model loaded)."""
+    from ..errors import IndexNotFoundError
+    from ..pipeline import RAG, index_config
+    from ..storage import index as index_io
+
+    if not index_io.exists(Path(args.index)):
+        raise IndexNotFoundError(f"no index in {args.index}; build one with `rag index PATH... --index {args.index}`")
+    config = index_config(args.index).with_(milvus_token=os.environ.get("RAG_MILVUS_TOKEN", ""))
+    return RAG(args.index, config=config)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    docs = _managed(args).documents()
+    if args.json:
+        print(json.dumps([d.to_dict() for d in docs], ensure_ascii=False, indent=1))
+        return 0
+    width = min(max((len(d.doc_id) for d in docs), default=6), 40)
+    print(f"{'DOC ID':<{width}}  LANG  PASSAGES  INDEXED                   TITLE")
+    for d in docs:
+        print(f"{d.doc_id:<{width}}  {d.lang:<4}  {d.chunks:>8}  {d.indexed:<24}  {d.title[:60]}")
+    print(f"{len(docs)} articles, {sum(d.chunks for d in docs)} passages in {args.index}", file=sys.stderr)
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    stats = _managed(args).remove(args.doc_ids)
+    if args.json:
+        print_stats(stats, as_json=True)
+        return 0
+    for doc_id in stats.removed_ids:
+        print(f"removed {doc_id}")
+    print(f"{stats.documents} articles, {stats.chunks} passages left; version {stats.version}")
     return 0
 
 
@@ -128,22 +166,37 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_WORDS = frozenset({"exit", "quit", ":q", "/exit", "/quit"})
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     rag = open_rag(args)
     history: list[dict[str, str]] = []
     interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401 - input() gets line editing and history (arrows, Ctrl-R)
+
+        print("Ask a question about the articles (`exit` or Ctrl-D to leave).", file=sys.stderr)
     while True:
-        if interactive:
-            print("> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
+        try:
+            line = input("> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            line = ""
         if not line:
+            if interactive:
+                print(file=sys.stderr)
             return 0
         question = line.strip()
+        if question.lower() in EXIT_WORDS:
+            return 0
         if not question:
             continue
         answer = rag.ask(question, history=history, k=args.k)
-        print_answer(answer)
-        print()
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print_answer(answer)
+            print(flush=True)
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
@@ -210,9 +263,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     def checkpoint(stage: str, bar: Any, tally: Any, total: int) -> None:
         bar.update()
-        if args.json and (bar.n % args.checkpoint_every == 0 or bar.n == total):
+        if args.output and (bar.n % args.checkpoint_every == 0 or bar.n == total):
             partial = {**results, **tally.metrics(), "complete": False, "stage": stage, "done": bar.n, "of": total}
-            _write_json(args.json, partial)
+            _write_json(args.output, partial)
 
     with tqdm(total=len(questions), desc="retrieval", file=sys.stderr) as bar:
         results.update(
@@ -235,9 +288,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             )
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["complete"] = True
+    if args.output:
+        _write_json(args.output, results)
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=1))
+        return 0
     width = max(len(k) for k in results)
     for key, value in results.items():
         print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    if args.json:
-        _write_json(args.json, results)
     return 0

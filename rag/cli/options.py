@@ -106,10 +106,25 @@ def answer_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "--llm-model", default=env("RAG_LLM_MODEL", ""), help="local LLM: HF id, folder or .gguf (default: Gemma)"
     )
-    sp.add_argument("--llm-engine", choices=LLM_ENGINES, default="auto")
+    sp.add_argument(
+        "--llm-engine",
+        choices=LLM_ENGINES,
+        default="auto",
+        help="how the local LLM runs (default auto: llama.cpp when installed and the model is a .gguf, "
+        "else transformers)",
+    )
     sp.add_argument("--llm-threads", type=int, default=0, help="llama.cpp threads (default: all cores)")
-    sp.add_argument("--openai-base-url", default=env("RAG_OPENAI_BASE_URL", Config.openai_base_url))
-    sp.add_argument("--openai-model", default=env("RAG_OPENAI_MODEL", Config.openai_model))
+    sp.add_argument(
+        "--openai-base-url",
+        default=env("RAG_OPENAI_BASE_URL", Config.openai_base_url),
+        help=f"OpenAI-compatible server for --answerer openai (default {Config.openai_base_url}, "
+        "or $RAG_OPENAI_BASE_URL; key from $RAG_OPENAI_API_KEY)",
+    )
+    sp.add_argument(
+        "--openai-model",
+        default=env("RAG_OPENAI_MODEL", Config.openai_model),
+        help=f"model name on that server (default {Config.openai_model}, or $RAG_OPENAI_MODEL)",
+    )
     sp.add_argument(
         "--min-support",
         type=_share,

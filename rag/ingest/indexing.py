@@ -159,7 +159,7 @@ def update_index(
         unreadable = {s.source for s in skipped}
         keep = [
             d
-            for d in old_hashes
+            for d in (old.documents if old else ())  # in index order (the manifest's is sorted)
             if d not in remove and (not sync or d in seen or d in unreadable)  # sync: unreadable keep their version
         ]
         docs = {d: old.documents[d] for d in keep} if old else {}
