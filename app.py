@@ -124,8 +124,13 @@ def stream_answer(rag: Any, question: str, **kwargs: Any) -> Iterator[tuple[str,
     yield chat_text(result["answer"]), result["answer"]
 
 
-def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bool) -> str:
-    """Save uploaded files under `sources` and index them; a report of what happened to each."""
+REMOVED_FOLDER = ".removed"  # under sources/: hidden, so never indexed again, and recoverable
+
+
+def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bool, progress: Any = None) -> str:
+    """Save uploaded files under `sources` and index them (only them: the other articles stay as
+    they are), reporting progress as `progress((done, total), desc=...)`; a report of what
+    happened to each file: added, updated, unchanged, or refused and why."""
     from rag.ingest.uploads import save_upload
 
     if not files:
@@ -139,17 +144,66 @@ def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bo
         except (ValueError, OSError) as exc:
             lines.append(f"- ✗ {html.escape(str(exc))}")
     if saved:
-        stats = rag.index([sources])
+
+        def report(p: Any) -> None:
+            if progress is not None:
+                progress((p.documents, p.total), desc=f"Indexation ({p.embedded} passages calculés)", unit="articles")
+
+        stats = rag.index(saved, on_progress=report)
         bad = {s.source: s.reason for s in stats.skipped}
         for path in saved:
-            rel = path.relative_to(sources.resolve()).as_posix()
-            if rel in bad:
+            name = html.escape(path.name)
+            if path.name in bad:
                 path.unlink(missing_ok=True)  # unreadable: not left in sources/ to be skipped forever
-                lines.append(f"- ✗ {html.escape(path.name)} : illisible ({html.escape(bad[rel])}), non ajouté")
+                lines.append(f"- ✗ {name} : illisible ({html.escape(bad[path.name])}), non ajouté")
+            elif path.name in stats.added_ids:
+                lines.append(f"- ✓ {name} ajouté et indexé")
+            elif path.name in stats.changed_ids:
+                lines.append(f"- ✓ {name} mis à jour et réindexé")
             else:
-                lines.append(f"- ✓ {html.escape(path.name)} ajouté et indexé")
-        lines.append(f"\nIndex : {stats.documents} articles, {stats.chunks} passages (version {stats.version}).")
+                lines.append(f"- ✓ {name} inchangé (déjà indexé tel quel)")
+        lines.append(
+            f"\n{stats.added} ajouté(s), {stats.changed} mis à jour, {len(stats.skipped)} refusé(s) ; "
+            f"index : {stats.documents} articles, {stats.chunks} passages."
+        )
     return "\n".join(lines)
+
+
+def remove_articles(rag: Any, sources: Path, doc_ids: list[str]) -> str:
+    """Remove articles from the index; a file of the sources folder goes to `sources/.removed/`
+    (kept, but never indexed again at start-up). A report of what was done."""
+    if not doc_ids:
+        return "Choisissez d’abord un ou plusieurs articles."
+    stats = rag.remove(doc_ids)
+    folder = sources.resolve()
+    lines = []
+    for doc_id in stats.removed_ids:
+        path = (folder / doc_id).resolve()
+        note = ""
+        if path.is_file() and folder in path.parents:
+            target = folder / REMOVED_FOLDER / doc_id
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(target)
+            note = f" (fichier déplacé dans {html.escape(REMOVED_FOLDER)}/)"
+        lines.append(f"- ✓ {html.escape(doc_id)} retiré{note}")
+    lines.append(f"\nIndex : {stats.documents} articles, {stats.chunks} passages.")
+    return "\n".join(lines)
+
+
+def render_articles(docs: list[Any]) -> str:
+    """The indexed articles as a table (HTML-escaped)."""
+    if not docs:
+        return "<p>Aucun article indexé.</p>"
+    rows = "".join(
+        f"<tr><td>{html.escape(d.title)}</td><td><code>{html.escape(d.doc_id)}</code></td>"
+        f"<td>{d.lang}</td><td>{d.chunks}</td><td>{html.escape(d.indexed[:16].replace('T', ' '))}</td></tr>"
+        for d in docs
+    )
+    return (
+        f"<table class='articles' id='articles-table'><caption>{len(docs)} articles indexés</caption>"
+        "<thead><tr><th scope='col'>Titre</th><th scope='col'>Identifiant</th><th scope='col'>Langue</th>"
+        f"<th scope='col'>Passages</th><th scope='col'>Indexé le</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
@@ -195,13 +249,40 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         except Exception as exc:  # noqa: BLE001
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
 
-    def upload(files: list[Any] | None, overwrite: bool) -> tuple[str, Any]:
-        return add_articles(rag, sources, files, overwrite), None
+    def articles() -> tuple[str, Any]:
+        try:
+            docs = rag.documents()
+        except Exception as exc:  # noqa: BLE001 - a damaged index: said here, and by every answer
+            return f"<p class='meta'>✗ {html.escape(f'{type(exc).__name__}: {exc}')}</p>", gr.update(choices=[])
+        choices = [(f"{d.title} ({d.doc_id})", d.doc_id) for d in docs]
+        return render_articles(docs), gr.update(choices=choices, value=[])
+
+    def upload(files: list[Any] | None, overwrite: bool, progress=gr.Progress()):  # type: ignore[no-untyped-def]  # noqa: B008
+        try:
+            report = add_articles(rag, sources, files, overwrite, progress)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+            report = f"✗ {html.escape(f'{type(exc).__name__}: {exc}')}"
+        return report, None, *articles()
+
+    def ask_removal(ids: list[str] | None) -> tuple[str, Any]:
+        if not ids:
+            return "Choisissez d’abord un ou plusieurs articles.", gr.update(visible=False)
+        names = ", ".join(html.escape(i) for i in ids)
+        return f"Retirer {len(ids)} article(s) de l’index : {names} ?", gr.update(visible=True)
+
+    def remove(ids: list[str] | None) -> tuple[str, Any, str, Any]:
+        try:
+            report = remove_articles(rag, sources, list(ids or []))
+        except Exception as exc:  # noqa: BLE001
+            report = f"✗ {html.escape(f'{type(exc).__name__}: {exc}')}"
+        return report, gr.update(visible=False), *articles()
 
     css = (
         "mark{background:#ffe066;padding:0 2px} .sources blockquote{font-size:.9em} .meta{color:#666;font-size:.8em}"
         " .close-call{border-top:1px solid #ccc;margin-top:1em;padding-top:.5em}"
         " .close-title{font-size:.9em;color:#8a5a00}"
+        " .articles{font-size:.85em;width:100%} .articles caption{text-align:left;font-weight:bold}"
+        " .articles td,.articles th{padding:2px 6px;text-align:left;vertical-align:top}"
     )
     with gr.Blocks(title="Questions sur vos articles") as demo:
         gr.Markdown("## Questions sur vos articles\nChaque réponse cite le passage exact d’où elle vient.")
@@ -235,9 +316,10 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
                         "répond moins souvent (BENCHMARKS.md, « Questions the sources almost answer »)",
                         elem_id="min-support",
                     )
-                with gr.Accordion("Ajouter des articles", open=False, elem_id="upload-panel"):
+                with gr.Accordion("Articles", open=False, elem_id="articles-panel"):
+                    articles_html = gr.HTML(elem_id="articles")
                     files = gr.File(
-                        label=f"Fichiers {', '.join(UPLOAD_TYPES)} (10 Mo max. chacun)",
+                        label=f"Ajouter : fichiers {', '.join(UPLOAD_TYPES)} (10 Mo max. chacun)",
                         file_count="multiple",
                         file_types=list(UPLOAD_TYPES),
                         elem_id="upload",
@@ -245,6 +327,14 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
                     overwrite = gr.Checkbox(label="Remplacer les fichiers existants", value=False)
                     add = gr.Button("Ajouter", elem_id="add")
                     status = gr.Markdown(elem_id="upload-status")
+                    chosen = gr.Dropdown([], multiselect=True, label="Retirer des articles", elem_id="remove-choice")
+                    ask_remove = gr.Button("Retirer…", elem_id="remove", variant="stop")
+                    with gr.Group(visible=False, elem_id="remove-confirm") as confirm_box:
+                        confirm_text = gr.Markdown(elem_id="remove-question")
+                        with gr.Row():
+                            confirm = gr.Button("Confirmer le retrait", elem_id="remove-yes", variant="stop")
+                            cancel = gr.Button("Annuler", elem_id="remove-no")
+                    removal_status = gr.Markdown(elem_id="remove-status")
         inputs = [box, chat, k, answerer, min_support]
         # One pool of answer slots shared by the chat and the API: Gradio's default (one at a time
         # per event) made 16 users queue behind each other; models hold their own locks.
@@ -252,7 +342,11 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         send.click(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit)
         box.submit(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit)
         clear.click(lambda: ([], render_sources(None), ""), None, [chat, sources_html, box], api_visibility="private")
-        add.click(upload, [files, overwrite], [status, files], api_visibility="private")
+        add.click(upload, [files, overwrite], [status, files, articles_html, chosen], api_visibility="private")
+        ask_remove.click(ask_removal, chosen, [confirm_text, confirm_box], api_visibility="private")
+        cancel.click(lambda: gr.update(visible=False), None, confirm_box, api_visibility="private")
+        confirm.click(remove, chosen, [removal_status, confirm_box, articles_html, chosen], api_visibility="private")
+        demo.load(articles, None, [articles_html, chosen], api_visibility="private")
         api_q = gr.Textbox(visible=False)
         api_k = gr.Number(value=5, visible=False)
         api_answerer = gr.Textbox(value="", visible=False)

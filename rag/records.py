@@ -164,7 +164,9 @@ class IndexStats:
     embedding_backend: str = ""
     # Chunks whose vectors were staged by an earlier, interrupted run and not embedded again.
     resumed_chunks: int = 0
-    removed_ids: tuple[str, ...] = ()  # the documents this run removed
+    added_ids: tuple[str, ...] = ()  # the documents this run added, changed and removed
+    changed_ids: tuple[str, ...] = ()
+    removed_ids: tuple[str, ...] = ()
 
     @property
     def passages_per_second(self) -> float:

@@ -205,7 +205,7 @@ def test_upload_in_the_browser_then_ask_about_the_new_article(app, page, tmp_pat
     article = tmp_path / "loutres.md"
     article.write_text(OTTER, encoding="utf-8")
     page.goto(url)
-    page.get_by_text("Ajouter des articles").click()
+    page.get_by_text("Articles", exact=True).click()
     page.locator("#upload input[type=file]").set_input_files(str(article))
     page.locator("#add").click()
     page.get_by_text("loutres.md ajouté et indexé").wait_for(timeout=120_000)
@@ -222,6 +222,69 @@ def test_upload_in_the_browser_then_ask_about_the_new_article(app, page, tmp_pat
     page.locator("#add").click()
     page.get_by_text("loutres.md already exists").wait_for(timeout=60_000)
     page.screenshot(path=str(tmp_path / "upload.png"))
+
+
+WATCH_PROGRESS = """(() => {
+    window.__progress = [];
+    new MutationObserver(() => {
+        for (const el of document.querySelectorAll(".progress-text, .progress-level, .meta-text, .eta-bar")) {
+            const t = el.textContent.trim();
+            if (t && !window.__progress.includes(t)) window.__progress.push(t);
+        }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+})()"""
+
+
+def _article(title: str, topic: str, fact: str, paragraphs: int = 40) -> str:
+    """A Markdown article long enough (many passages) for indexing to take a visible moment."""
+    body = "\n\n".join(
+        f"Le paragraphe {i} traite de {topic} dans la région numéro {i}, avec des observations de terrain "
+        f"répétées chaque saison par les équipes locales et consignées dans le carnet {i}."
+        for i in range(paragraphs)
+    )
+    return f'---\ntitle: "{title}"\n---\n\n{fact}\n\n{body}\n'
+
+
+def test_upload_two_articles_with_progress_then_remove_one(app, page, tmp_path):
+    url, sources = app
+    herons, lynx = tmp_path / "herons.md", tmp_path / "lynx.md"
+    herons.write_text(
+        _article("Le héron cendré", "hérons", "Le héron cendré niche dans des héronnières de quarante nids."),
+        encoding="utf-8",
+    )
+    lynx.write_text(
+        _article("Le lynx boréal", "lynx", "Le lynx boréal chasse surtout le chevreuil au crépuscule."),
+        encoding="utf-8",
+    )
+    page.goto(url)
+    page.get_by_text("Articles", exact=True).click()
+    page.locator("#articles-table").wait_for(timeout=30_000)
+    before = page.locator("#articles-table tbody tr").count()
+    page.evaluate(WATCH_PROGRESS)
+    page.locator("#upload input[type=file]").set_input_files([str(herons), str(lynx)])
+    page.locator("#add").click()
+    page.get_by_text("herons.md ajouté et indexé").wait_for(timeout=180_000)
+    status = page.locator("#upload-status").inner_text()
+    assert "lynx.md ajouté et indexé" in status and "2 ajouté(s), 0 mis à jour, 0 refusé(s)" in status
+    seen = page.evaluate("window.__progress")
+    assert any("2/2 articles" in t for t in seen) and any("Indexation" in t for t in seen), f"no progress: {seen}"
+    page.wait_for_function(f"document.querySelectorAll('#articles-table tbody tr').length === {before + 2}")
+    assert "Le lynx boréal" in page.locator("#articles-table").inner_text()
+
+    page.locator("#remove-choice input").click()
+    page.get_by_role("option", name="Le lynx boréal (lynx.md)").click()
+    page.locator("#remove").click()
+    page.get_by_text("Retirer 1 article(s) de l’index : lynx.md ?").wait_for(timeout=30_000)
+    page.locator("#remove-yes").click()
+    page.get_by_text("lynx.md retiré").wait_for(timeout=60_000)
+    page.wait_for_function(f"document.querySelectorAll('#articles-table tbody tr').length === {before + 1}")
+    assert not (sources / "lynx.md").exists() and (sources / ".removed" / "lynx.md").exists()
+
+    page.get_by_label("Votre question").fill("Que chasse le lynx boréal au crépuscule ?")
+    page.locator("#send").click()
+    page.locator("#sources .citation, #sources .related").first.wait_for(timeout=120_000)
+    shown = page.locator("#sources").inner_text() + page.locator("[data-testid='bot']").last.inner_text()
+    assert "Le lynx boréal" not in shown and "chevreuil" not in shown
 
 
 LAST_BOT_HAS_MARKER = """(() => {

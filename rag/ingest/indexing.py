@@ -110,6 +110,7 @@ def update_index(
         pending: list[tuple[Document, str, list[Chunk]]] = []  # to embed
         skipped: list[Skipped] = []
         counts = {"added": 0, "changed": 0, "unchanged": 0, "chunks": 0, "embedded": 0}
+        fresh: dict[str, list[str]] = {"added": [], "changed": []}
         new_chunks: dict[str, int] = {}
         max_tokens_cache: dict[str, int] = {}
 
@@ -134,7 +135,9 @@ def update_index(
                 counts["chunks"] += old_counts[doc.doc_id]
                 report()
                 continue
-            counts["changed" if doc.doc_id in old_hashes else "added"] += 1
+            what = "changed" if doc.doc_id in old_hashes else "added"
+            counts[what] += 1
+            fresh[what].append(doc.doc_id)
             prefix = title_prefix(doc.title, config.title_in_chunks)
             if prefix not in max_tokens_cache:
                 max_tokens_cache[prefix] = model().max_passage_tokens(prefix)
@@ -187,6 +190,8 @@ def update_index(
         version=version,
         embedding_backend=loaded[0].backend if loaded else "",
         resumed_chunks=stage.resumed,
+        added_ids=tuple(fresh["added"]),
+        changed_ids=tuple(fresh["changed"]),
         removed_ids=removed,
     )
 
