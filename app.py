@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.ingest.uploads import UPLOAD_TYPES
+from rag.text.terms import valid_text
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = [
@@ -212,7 +213,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
     from rag.config import ANSWERERS
 
     def respond(message: str, history: list[dict[str, Any]], k: int, answerer_name: str, min_support: float):  # type: ignore[no-untyped-def]
-        message = (message or "").strip()
+        message = valid_text(message or "").strip()
         if not message:
             raise gr.Error("Écrivez une question. / Type a question.")
         turns = [{"role": m["role"], "content": _text(m["content"])} for m in history]
@@ -241,6 +242,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         ):
             raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."}')
         turns = [{"role": str(t["role"]), "content": _text(t.get("content", ""))} for t in history or []]
+        question = valid_text(question)
         try:
             answer = rag.ask(
                 question[:4000], k=int(k), answerer=answerer or None, history=turns, min_support=min_support
@@ -362,7 +364,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
 
 def _text(content: Any) -> str:
     if isinstance(content, str):
-        return content
+        return valid_text(content)
     if isinstance(content, list):
         return " ".join(_text(c) for c in content)
     if isinstance(content, dict):

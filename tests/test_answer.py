@@ -217,12 +217,24 @@ def test_min_support_sets_how_strong_the_evidence_must_be(seed_rag):
 
 
 @pytest.mark.parametrize(
-    "question", ["", "   ", "\x00\x01", "?" * 50, "<script>alert(1)</script>", "مرحبا بالعالم", "mot " * 25_000]
+    "question",
+    [
+        "",
+        "   ",
+        "\x00\x01",
+        "?" * 50,
+        "<script>alert(1)</script>",
+        "مرحبا بالعالم",
+        "mot " * 25_000,
+        "Qui est \udcff Naveen Rao ?",  # a lone surrogate, which a JSON client can send
+    ],
 )
 def test_hostile_questions_get_a_normal_answer_object(seed_rag, question):
-    a = seed_rag.ask(question)
+    a = seed_rag.ask(question, history=[{"role": "user", "content": "\ud800"}])
     assert isinstance(a.text, str) and a.text
+    json.dumps(a.to_dict(), ensure_ascii=False).encode("utf-8")  # every string is valid text
     _check_citations(seed_rag, a)
+    assert isinstance(seed_rag.search(question, k=3), list)
 
 
 def test_prompt_injection_in_an_article_is_only_data(tmp_path, embedder):

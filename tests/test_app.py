@@ -432,3 +432,22 @@ def test_index_fault_shows_a_message_in_the_browser_then_recovers(tmp_path, page
         subprocess.run(rebuild, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         _ask(page, url, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
         assert "2,7 milliards" in _marked(page)
+
+
+def test_a_lone_surrogate_sent_as_json_gets_an_answer(app_url):
+    """JSON can carry a lone surrogate ("\\udcff"), which no UTF-8 encoder accepts; gradio_client
+    cannot send one, so this posts the JSON itself to the /ask API."""
+    import json
+
+    import httpx
+
+    body = json.dumps({"data": ["Qui est \udcff Naveen Rao ?", 5, "", [], 0.34]})  # ASCII, escaped
+    assert "\\udcff" in body
+    with httpx.Client(base_url=app_url, timeout=300) as http:
+        call = http.post("/gradio_api/call/ask", content=body, headers={"content-type": "application/json"})
+        call.raise_for_status()
+        events = http.get(f"/gradio_api/call/ask/{call.json()['event_id']}").text
+    assert "event: complete" in events, events[-2000:]
+    data = json.loads(events.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
+    answer = data[0]
+    assert answer["question"] == "Qui est \ufffd Naveen Rao ?" and answer["text"]

@@ -312,3 +312,20 @@ def test_chat_reads_lines_until_exit_and_prints_json_lines(tmp_path):
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(lines) == 1, "nothing is asked after exit"
     assert lines[0]["answered"] and "barrages" in lines[0]["citations"][0]["quote"]
+
+
+@pytest.mark.slow
+def test_a_question_that_is_not_valid_text_is_answered_from_the_cli(tmp_path):
+    """Bytes that are not UTF-8 on the command line reach Python as lone surrogates."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "castors.md").write_text("# Castors\n\nLes castors construisent des barrages.", encoding="utf-8")
+    _run("index", str(folder), "--index", str(tmp_path / "idx"))
+    r = subprocess.run(
+        [sys.executable, "-m", "rag", "ask", b"Que construisent les castors \xff ?", "--index", str(tmp_path / "idx")],
+        capture_output=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "RAG_RERANK": "0"},
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
+    assert "barrages" in r.stdout.decode("utf-8")
