@@ -1,7 +1,8 @@
-"""The Gradio chat app: `python app.py` indexes `sources/` (only what changed), then serves the chat on
-127.0.0.1:7860. Answers stream in, carry [n] markers tied to a sources panel that shows each cited
-passage with the quoted span highlighted, and follow-up questions use the conversation. Articles can be
-added from the browser. Article text is always HTML-escaped: it is shown, never executed."""
+"""The Gradio chat app: `python app.py` adds what is new or changed in `sources/` to the index (it
+removes nothing), then serves the chat on 127.0.0.1:7860. Answers stream in, carry [n] markers tied to
+a sources panel that shows each cited passage with the quoted span highlighted, and follow-up questions
+use the conversation. The Articles panel lists, adds and removes articles. Article text is always
+HTML-escaped: it is shown, never executed."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ def render_sources(answer: Any, min_support: float | None = None) -> str:
             f"(seuil {min_support:.2f} {verdict})</p>"
         )
     if answer.answered and answer.citations:
+        if answer.confidence == "closest":
+            parts.append(
+                "<p class='closest-title' id='closest'><b>Passage le plus proche — pas une réponse directe</b> : "
+                "les articles ne disent pas cela directement ; voici ce qui s’en approche le plus.</p>"
+            )
         chunks = {h.chunk.chunk_id: h.chunk for h in answer.passages}
         for c in answer.citations:
             chunk = chunks.get(c.chunk_id)
@@ -282,7 +288,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
     css = (
         "mark{background:#ffe066;padding:0 2px} .sources blockquote{font-size:.9em} .meta{color:#666;font-size:.8em}"
         " .close-call{border-top:1px solid #ccc;margin-top:1em;padding-top:.5em}"
-        " .close-title{font-size:.9em;color:#8a5a00}"
+        " .close-title{font-size:.9em;color:#8a5a00} .closest-title{font-size:.9em;color:#8a5a00}"
         " .articles{font-size:.85em;width:100%} .articles caption{text-align:left;font-weight:bold}"
         " .articles td,.articles th{padding:2px 6px;text-align:left;vertical-align:top}"
     )

@@ -13,7 +13,7 @@ run() { .venv/bin/python -m rag eval --corpus "$EVAL/$1/corpus.jsonl" --question
 # A real OpenAI-compatible server (llama.cpp's) on the bundled GGUF, for the `openai` answerer.
 # --logits_all false: the server's default (true) runs Gemma's 262k-word output layer on every
 # prompt token, which doubled the time to answer here (BENCHMARKS.md).
-GGUF=$(.venv/bin/python -c "from rag.llm import default_cache_dir, resolve_llm as r; print('/'.join(r('', default_cache_dir())))")
+GGUF=$(.venv/bin/python -c "from rag.models.llm import default_cache_dir, resolve_llm as r; print('/'.join(r('', default_cache_dir())))")
 .venv/bin/python -m llama_cpp.server --model "$GGUF" --host 127.0.0.1 --port 8090 --n_threads 2 --model_alias gemma \
   --logits_all false > "${TMPDIR:-/tmp}/rag-llama-server.log" 2>&1 &
 server=$!

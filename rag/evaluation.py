@@ -156,28 +156,36 @@ class AnswerTally:
         self.f1s: list[float] = []
         self.lat: list[float] = []
         self.refused: list[bool] = []
+        # One record per question (what `rag eval --output` keeps, for per-band and per-split figures).
+        self.rows: list[dict[str, Any]] = []
+        self.unanswerable_rows: list[dict[str, Any]] = []
 
     def add(self, q: Question, a: Answer, ms: float) -> None:
         """An answerable question's answer."""
         self.lat.append(ms)
         self.answered += a.answered
+        row = {"qid": q.qid, "confidence": a.confidence, "support": a.support, "hit": False, "cited": 0, "cited_ok": 0}
+        self.rows.append(row)
         if not a.answered:
             self.f1s.append(0.0)
             return
-        self.hits += contains_answer(a.text, q.answers)
+        hit = contains_answer(a.text, q.answers)
+        self.hits += hit
         self.f1s.append(max(token_f1(a.text, g) for g in q.answers))
         passages = {h.chunk.chunk_id: h.chunk.text for h in a.passages}
         # subtle: a citation is precise when its quote comes from a passage with a gold answer.
         precise = sum(contains_answer(passages.get(c.chunk_id, c.quote), q.answers) for c in a.citations)
         self.cited += len(a.citations)
         self.cited_ok += precise
+        row.update(hit=hit, cited=len(a.citations), cited_ok=precise)
         if a.close_passages:
             self.close += 1
             self.close_cited += len(a.citations)
             self.close_ok += precise
 
-    def add_unanswerable(self, a: Answer) -> None:
+    def add_unanswerable(self, a: Answer, q: Question | None = None) -> None:
         self.refused.append(not a.answered)
+        self.unanswerable_rows.append({"qid": q.qid if q else "", "confidence": a.confidence, "support": a.support})
 
     def metrics(self) -> dict[str, Any]:
         n = max(1, len(self.lat))
@@ -197,6 +205,17 @@ class AnswerTally:
         out["citation_precision_clear"] = (self.cited_ok - self.close_ok) / clear if clear else 0.0
         if self.refused:
             out["refused"] = sum(self.refused) / len(self.refused)
+        # Per outcome (`Answer.confidence`): the share of questions, and of those the hit rate and
+        # citation precision ("How sure" in BENCHMARKS.md).
+        for band in ("sure", "closest"):
+            rows = [r for r in self.rows if r["confidence"] == band]
+            cited = sum(r["cited"] for r in rows)
+            out[f"{band}_share"] = len(rows) / n
+            out[f"{band}_hit_rate"] = sum(r["hit"] for r in rows) / len(rows) if rows else 0.0
+            out[f"{band}_citation_precision"] = sum(r["cited_ok"] for r in rows) / cited if cited else 0.0
+            if self.unanswerable_rows:
+                share = sum(r["confidence"] == band for r in self.unanswerable_rows) / len(self.unanswerable_rows)
+                out[f"{band}_share_unanswerable"] = share
         return out
 
 
@@ -205,9 +224,12 @@ def answer_metrics(
     ask: Callable[[str], Answer],
     on_step: Callable[[AnswerTally], None] | None = None,
     unanswerable: Sequence[Question] = (),
+    per_question: bool = False,
 ) -> dict[str, Any]:
-    """Hit rate, token F1, citation precision, share answered (and refused, for `unanswerable`).
-    `on_step` gets the tally after each question (progress, partial results)."""
+    """Hit rate, token F1, citation precision, share answered (and refused, for `unanswerable`),
+    and the same per outcome (`Answer.confidence`). `on_step` gets the tally after each question
+    (progress, partial results); `per_question` adds each question's record ("per_question",
+    "per_unanswerable_question")."""
     tally = AnswerTally()
     for q in questions:
         t = time.perf_counter()
@@ -216,10 +238,13 @@ def answer_metrics(
         if on_step:
             on_step(tally)
     for q in unanswerable:
-        tally.add_unanswerable(ask(q.question))
+        tally.add_unanswerable(ask(q.question), q)
         if on_step:
             on_step(tally)
-    return tally.metrics()
+    out = tally.metrics()
+    if per_question:
+        out.update(per_question=tally.rows, per_unanswerable_question=tally.unanswerable_rows)
+    return out
 
 
 def cached_index_dir(cache: Path, corpus: Path, config: Config, store: str) -> Path:

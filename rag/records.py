@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Lang = Literal["fr", "en"]
+# How sure an answer is (`Answer.confidence`): "sure", the sources say it; "closest", they do not say
+# it directly and the text shows the closest passage as related material; "none", a refusal.
+Confidence = Literal["sure", "closest", "none"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,10 @@ class Answer:
     # cited one (`answer.close_passages`): the answer may be in them instead; the app and the CLI
     # show them beside the citations. Empty when the order was clear or there was no reranking.
     close_passages: tuple[str, ...] = ()
+    # "sure" when `support` reaches `Tuned.sure_support`; "closest" between `min_support` and that
+    # (the text says the articles do not say it directly and quotes the closest passage); "none"
+    # for a refusal (`answered` False).
+    confidence: Confidence = "sure"
 
     def close_hits(self) -> list[Hit]:
         """The retrieved hits `close_passages` names, best first (what the app and the CLI show)."""

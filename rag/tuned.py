@@ -23,6 +23,7 @@ class Tuned:
     quote_lm_weight: float = 1.0  # the LM's leave-one-out z-score in ordering quoted sentences
     # The gate ("The gate")
     min_support: float = 0.34  # default threshold of the "sources don't say" gate
+    sure_support: float = 0.54  # support from which an answer is stated as sure ("How sure")
     gate_lm_weight: float = 0.05  # weight of the reranking LM's gain (bundled Gemma only)
     gate_lm_cap: float = 3.0  # the gain is capped here
     gate_lm_offset: float = 1.11  # a typical answerable question's gain

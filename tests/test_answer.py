@@ -8,7 +8,7 @@ import pytest
 from rag.answer.close_calls import close_passages
 from rag.answer.evidence import quote_score, select_evidence, support
 from rag.answer.extractive import answer_question, lm_ordered
-from rag.answer.gate import NOT_FOUND, lm_adjusted, lm_weight
+from rag.answer.gate import CLOSEST, NOT_FOUND, lm_adjusted, lm_weight
 from rag.config import Config
 from rag.crosslingual import crosses_languages, gate_lm_terms
 from rag.evaluation import answer_metrics, contains_answer, read_questions
@@ -87,6 +87,43 @@ def test_off_topic_questions_are_refused_in_the_question_language(seed_rag, ques
     assert not a.answered
     assert a.text == NOT_FOUND[lang] and a.citations == ()
     assert a.passages  # the closest passages are still returned, as related material
+
+
+def test_three_outcomes_sure_closest_passage_and_refusal(seed_rag):
+    """`Answer.confidence`: "sure" from `Tuned.sure_support`, "closest" between `min_support` and
+    it (the same verified quote, introduced as the closest passage in the question's language, not
+    asserted), "none" for a refusal."""
+    q = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    sure = seed_rag.ask(q)
+    assert sure.confidence == "sure" and sure.support >= seed_rag.config.tuned.sure_support
+    assert not sure.text.startswith(CLOSEST["fr"])
+    strict = reconfigured(seed_rag, tuned=replace(seed_rag.config.tuned, sure_support=1.0))
+    closest = strict.ask(q)
+    assert closest.confidence == "closest" and closest.answered and closest.support == sure.support
+    assert closest.text.startswith(CLOSEST["fr"]) and closest.citations == sure.citations
+    assert closest.text.endswith(sure.text)
+    _check_citations(strict, closest)
+    english = strict.ask("How much did Google pay to bring back Noam Shazeer?")
+    assert english.confidence == "closest" and english.text.startswith(CLOSEST["en"])
+    refused = seed_rag.ask("Quelle est la recette de la tarte Tatin ?")
+    assert refused.confidence == "none" and not refused.answered
+    assert seed_rag.ask(q, min_support=1.0).confidence == "none"
+    assert strict.ask(q, min_support=0.0).confidence == "closest"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Quel salaire touche Naveen Rao ?",
+        "En quelle année OpenAI a-t-elle été fondée ?",
+        "Who is the CEO of Microsoft?",
+    ],
+)
+def test_questions_the_articles_almost_answer_are_never_stated_as_sure(seed_rag, question):
+    a = seed_rag.ask(question)
+    assert a.confidence in ("closest", "none"), (a.support, a.text)
+    if a.confidence == "closest":
+        assert a.text.startswith(CLOSEST[a.lang])
 
 
 def test_the_gate_reads_the_sentence_support_moved_by_the_lm_gain_of_the_top_passage(seed_rag):

@@ -359,6 +359,21 @@ def test_an_answer_with_no_verified_sentence_shows_the_passages_it_was_given():
     assert "close-call" not in html
 
 
+def test_a_closest_passage_answer_says_so_above_the_highlighted_quote():
+    import importlib
+    from dataclasses import replace
+
+    from rag.records import Answer, Chunk, Citation, Hit
+
+    app = importlib.import_module("app")
+    hit = Hit(Chunk("a.md#0", "a.md", "Castors", "Les castors vivent en familles.", 0, 31), 1.0, 1)
+    citation = Citation(1, "a.md", "Castors", "a.md", "", "Les castors vivent en familles.", 0, 31, 0.5, "a.md#0")
+    sure = Answer("q", "Les castors vivent en familles. [1]", True, (citation,), (hit,))
+    assert "closest" not in app.render_sources(sure)
+    html = app.render_sources(replace(sure, confidence="closest"))
+    assert "pas une réponse directe" in html and html.index("id='closest'") < html.index("<mark>")
+
+
 def test_close_passages_are_shown_whole_and_escaped():
     import importlib
     from dataclasses import replace

@@ -180,3 +180,23 @@ def test_partial_metrics_are_the_metrics_of_the_questions_so_far(piaf_rag):
         }
         assert seen[n - 1]["questions"] == n
     assert len({m["recall@1"] for m in seen}) > 1  # the metrics move as questions come in
+
+
+def test_answer_figures_per_outcome():
+    from rag.evaluation import AnswerTally, Question
+    from rag.records import Answer, Chunk, Citation, Hit
+
+    hit = Hit(Chunk("a#0", "a", "A", "Le prix est de 42 euros.", 0, 24), 1.0, 1)
+    good = Citation(1, "a", "A", "a", "", "Le prix est de 42 euros.", 0, 24, 0.9, "a#0")
+    q = Question("q1", "Quel prix ?", ("42 euros",))
+    tally = AnswerTally()
+    tally.add(q, Answer("Quel prix ?", "Le prix est de 42 euros. [1]", True, (good,), (hit,)), 1.0)
+    tally.add(q, Answer("Quel prix ?", "Autre chose. [1]", True, (good,), (hit,), confidence="closest"), 1.0)
+    tally.add(q, Answer("Quel prix ?", "Non.", False, confidence="none"), 1.0)
+    tally.add_unanswerable(Answer("x", "Rien. [1]", True, confidence="closest"), Question("u1", "x", ()))
+    m = tally.metrics()
+    assert (m["sure_share"], m["closest_share"]) == (1 / 3, 1 / 3)
+    assert (m["sure_hit_rate"], m["closest_hit_rate"]) == (1.0, 0.0)
+    assert m["sure_citation_precision"] == m["closest_citation_precision"] == 1.0
+    assert (m["sure_share_unanswerable"], m["closest_share_unanswerable"]) == (0.0, 1.0)
+    assert [r["confidence"] for r in tally.rows] == ["sure", "closest", "none"]

@@ -1,6 +1,7 @@
 """The extractive answerer: quotes the best sentences of the best passage verbatim, each followed
 by its [n] marker, so every citation satisfies `doc.text[c.start:c.end] == c.quote` by
-construction; or refuses when the gate says the sources do not hold the answer."""
+construction. When the gate's value is middling, the same quote is introduced as the closest
+passage, not the answer; when it is low, a refusal."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..records import Answer, Hit, Query
 from ..search.rerank import zscores
 from ..storage.index import Index
 from .evidence import Evidence, citation, quote_score, support
-from .gate import refusal, weigh
+from .gate import CLOSEST, Weighed, confidence, refusal, weigh
 
 # Mean log-probability of a question after each (title, text) under a language model.
 PassageScorer = Callable[[str, Sequence[tuple[str, str]]], Sequence[float]]
@@ -30,6 +31,7 @@ def answer_question(
     *,
     threshold: float,
     scorer: PassageScorer | None = None,
+    weighed: Weighed | None = None,
 ) -> Answer:
     """An extractive answer with verified citations, or a refusal in the question's language.
 
@@ -39,9 +41,11 @@ def answer_question(
         threshold: the support the evidence needs for an answer (`Config.min_support` or the caller's).
         scorer: the reranking LM, which then reorders the quoted passage's sentences by what each
             carries (`lm_ordered`); None: the quote score alone.
+        weighed: the gate's `weigh` for these hits, when the caller has it already.
     """
-    weighed = weigh(query, hits, index, embedder, config)
-    if not weighed.evidence or weighed.support < threshold:
+    weighed = weighed or weigh(query, hits, index, embedder, config)
+    outcome = confidence(weighed.support, threshold, config)
+    if not weighed.evidence or outcome == "none":
         return refusal(query, hits, weighed.support, "extractive")
     ranked = sorted(((quote_score(ev, config), ev) for ev in weighed.evidence), key=lambda pair: -pair[0])
     best = ranked[0][1].hit.chunk.chunk_id
@@ -58,6 +62,12 @@ def answer_question(
     for n, (score, ev) in enumerate(chosen, 1):
         citations.append(citation(n, ev, index, score))
         parts.append(f"{ev.text} [{n}]")
+    if outcome == "closest":  # shown as related material, not asserted
+        parts = (
+            [CLOSEST[query.lang], "« " + " ".join(parts) + " »"]
+            if query.lang == "fr"
+            else [CLOSEST[query.lang], "“" + " ".join(parts) + "”"]
+        )
     return Answer(
         question=query.text,
         text=" ".join(parts),
@@ -67,6 +77,7 @@ def answer_question(
         answerer="extractive",
         lang=query.lang,
         support=weighed.support,
+        confidence=outcome,
     )
 
 

@@ -1,5 +1,6 @@
 """The answerability gate: how well the sources support an answer (`Answer.support`), compared
-with `min_support`, and the refusal in the question's language when they do not. Both answerers
+with `min_support` and `Tuned.sure_support` (`confidence`: sure, closest passage, or refusal), and
+the refusal in the question's language when they do not. Both answerers
 call `weigh`; the LM's part is calibrated for the bundled reranker only."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from ..config import Config
 from ..crosslingual import crosses_languages, gate_lm_terms
 from ..models.embed import Embedder
 from ..models.llm import BUNDLED_LLM
-from ..records import Answer, Hit, Query
+from ..records import Answer, Confidence, Hit, Query
 from ..storage.index import Index
 from .evidence import Evidence, select_evidence, support
 
@@ -19,6 +20,20 @@ NOT_FOUND = {
     "fr": "Les sources ne contiennent pas la réponse à cette question.",
     "en": "The sources do not contain the answer to this question.",
 }
+
+
+CLOSEST = {
+    "fr": "Les articles ne le disent pas directement. Le passage le plus proche :",
+    "en": "The articles do not say this directly. The closest passage:",
+}
+
+
+def confidence(value: float, threshold: float, config: Config) -> Confidence:
+    """The outcome for a gate value: "sure" from `Tuned.sure_support` (or `threshold` when it is
+    higher), "closest" from `threshold`, else "none" (refuse)."""
+    if value >= max(threshold, config.tuned.sure_support):
+        return "sure"
+    return "closest" if value >= threshold else "none"
 
 
 @dataclass(frozen=True)
@@ -69,4 +84,5 @@ def refusal(query: Query, hits: Sequence[Hit], value: float, answerer: str) -> A
         answerer=answerer,
         lang=query.lang,
         support=value,
+        confidence="none",
     )

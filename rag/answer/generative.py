@@ -8,13 +8,16 @@ on one line per passage, and sentences that try to give the model instructions a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config import Config
 from ..models.embed import Embedder
 from ..models.llm import LLM, Prompt, TokenCallback
 from ..records import Answer, Hit, Lang, Query
 from ..storage.index import Index
 from ..text.chunking import split_sentences
-from .gate import NOT_FOUND, refusal, weigh
+from .extractive import answer_question
+from .gate import NOT_FOUND, confidence, refusal, weigh
 from .injection import is_instruction
 from .verify import MARKER_RE, verify
 
@@ -105,8 +108,14 @@ def answer_generated(
     """A generated answer whose citations are verified, or a refusal when the gate's value is below
     `threshold` (the model is then never asked). A follow-up's prompt shows the earlier question."""
     weighed = weigh(query, hits, index, embedder, config)
-    if not weighed.evidence or weighed.support < threshold:
+    outcome = confidence(weighed.support, threshold, config)
+    if not weighed.evidence or outcome == "none":
         return refusal(query, hits, weighed.support, llm.name)
+    if outcome == "closest":  # nothing to generate from: the closest passage, quoted as such
+        closest = answer_question(query, hits, index, embedder, config, threshold=threshold, weighed=weighed)
+        if on_token:
+            on_token(closest.text)
+        return replace(closest, answerer=llm.name)
     prompt = build_prompt(query.text, hits, index, query.lang, earlier=query.earlier)
     raw = llm.generate(prompt, max_tokens=config.max_answer_tokens, stop=STOP, on_token=on_token)
     if _is_refusal(raw, query.lang):

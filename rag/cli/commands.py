@@ -208,6 +208,8 @@ def print_answer(answer: Any) -> None:
     print(answer.text)
     if answer.citations:
         print()
+    if answer.confidence == "closest":
+        print(f"Closest passage, not an answer (support {answer.support:.2f}; the articles do not say it directly):")
     for c in answer.citations:
         print(f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end}): «{c.quote}»")
     for sentence in answer.unsupported:
@@ -284,6 +286,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     lambda q: rag.ask(q, k=args.k),
                     on_step=lambda tally: checkpoint("answers", bar, tally, total),
                     unanswerable=unanswerable,
+                    per_question=bool(args.output),
                 )
             )
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -295,5 +298,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     width = max(len(k) for k in results)
     for key, value in results.items():
+        if key.startswith("per_"):
+            continue  # the per-question records are for --output
         print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
     return 0
