@@ -158,6 +158,7 @@ def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bo
 
         stats = rag.index(saved, on_progress=report)
         bad = {s.source: s.reason for s in stats.skipped}
+        refused = len(files) - len(saved) + sum(path.name in bad for path in saved)
         for path in saved:
             name = html.escape(path.name)
             if path.name in bad:
@@ -170,7 +171,7 @@ def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bo
             else:
                 lines.append(f"- ✓ {name} inchangé (déjà indexé tel quel)")
         lines.append(
-            f"\n{stats.added} ajouté(s), {stats.changed} mis à jour, {len(stats.skipped)} refusé(s) ; "
+            f"\n{stats.added} ajouté(s), {stats.changed} mis à jour, {refused} refusé(s) ; "
             f"index : {stats.documents} articles, {stats.chunks} passages."
         )
     return "\n".join(lines)
@@ -379,29 +380,42 @@ def _text(content: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rag.cli.commands import print_stats, progress_bar
+    from rag.cli.options import answer_options, answer_settings, backend_option, port_number, positive_int
+
     p = argparse.ArgumentParser(description="Chat with your articles.")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="address to bind (default: loopback only, or $GRADIO_SERVER_NAME)",
+    )
+    p.add_argument(
+        "--port",
+        type=port_number,
+        default=os.environ.get("GRADIO_SERVER_PORT", "7860"),
+        help="port (default 7860, or $GRADIO_SERVER_PORT)",
+    )
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
-    p.add_argument("--index", default=str(ROOT / "index"))
-    p.add_argument("--sources", default=str(ROOT / "sources"))
+    p.add_argument("--index", default=str(ROOT / "index"), help="index folder (default: ./index)")
+    p.add_argument("--sources", default=str(ROOT / "sources"), help="articles folder (default: ./sources)")
     p.add_argument(
         "--concurrency",
-        type=int,
-        default=int(os.environ.get("RAG_CONCURRENCY", "2")),
+        type=positive_int,
+        default=os.environ.get("RAG_CONCURRENCY", "2"),
         help="questions answered at once (default 2, or $RAG_CONCURRENCY; BENCHMARKS.md, Reliability)",
     )
-    from rag.cli.commands import print_stats, progress_bar
-    from rag.cli.options import answer_options, answer_settings, backend_option
-
     answer_options(p)
     backend_option(p)
     args = p.parse_args(argv)
-
     from rag.errors import RagError
     from rag.pipeline import RAG, index_config
 
-    config = index_config(args.index).with_(**answer_settings(args), embedding_backend=args.embedding_backend)
+    try:  # every setting is checked before anything slow (indexing, models) starts
+        auth = _auth(os.environ.get("RAG_AUTH", ""))
+        config = index_config(args.index).with_(**answer_settings(args), embedding_backend=args.embedding_backend)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     rag = RAG(args.index, config=config)
     progress = progress_bar()
     try:
@@ -419,12 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         except RagError as exc:
             print(f"error: {exc} (or start with --no-rerank)", file=sys.stderr)
             return 1
-    auth = _auth(os.environ.get("RAG_AUTH", ""))
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
-    if args.concurrency < 1:
-        print(f"error: --concurrency must be at least 1 (got {args.concurrency})", file=sys.stderr)
-        return 2
     demo = build_app(rag, Path(args.sources), concurrency=args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, css=demo.css_for_launch)
     return 0
@@ -438,7 +448,10 @@ def _auth(value: str) -> tuple[str, str] | None:
         value = Path(value).read_text(encoding="utf-8").strip()
     user, sep, password = value.partition(":")
     if not sep or not user or not password:
-        raise SystemExit("RAG_AUTH must be user:password (or a file containing that line)")
+        raise ValueError(
+            "RAG_AUTH must be user:password (e.g. RAG_AUTH=alice:a-long-secret), or the path of a file "
+            "holding that line; unset it to serve without a login on 127.0.0.1"
+        )
     return user, password
 
 

@@ -466,3 +466,28 @@ def test_a_lone_surrogate_sent_as_json_gets_an_answer(app_url):
     data = json.loads(events.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
     answer = data[0]
     assert answer["question"] == "Qui est \ufffd Naveen Rao ?" and answer["text"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RAG_AUTH": "alice"}, "RAG_AUTH must be user:password (e.g. RAG_AUTH=alice:"),
+        ({"GRADIO_SERVER_PORT": "http"}, "'http' is not a port number"),
+        ({"RAG_CONCURRENCY": "0"}, "'0' is not a positive whole number"),
+        ({"RAG_MIN_SUPPORT": "2"}, "'2' is not a number between 0 and 1"),
+    ],
+)
+def test_bad_settings_stop_the_app_before_anything_slow(tmp_path, env, message):
+    """Checked before indexing or loading a model: the index folder is never created."""
+    import subprocess
+
+    r = subprocess.run(
+        [sys.executable, "app.py", "--index", str(tmp_path / "index"), "--sources", str(tmp_path / "none")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+        timeout=120,
+    )
+    assert r.returncode == 2 and message in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and not (tmp_path / "index").exists()

@@ -28,6 +28,7 @@ def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], problem: 
 
 
 positive_int = _checked(int, lambda n: n >= 1, "{text!r} is not a positive whole number")
+port_number = _checked(int, lambda n: 1 <= n <= 65535, "{text!r} is not a port number (1-65535)")
 _chunk_size = _checked(
     int, lambda n: 100 <= n <= 20_000, "{text!r} is not a chunk size in characters (a whole number, 100-20000)"
 )
