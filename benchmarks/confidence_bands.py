@@ -17,7 +17,8 @@ the shipped settings), and the answer-removed questions' shares from the files a
 
     .venv/bin/python benchmarks/confidence_bands.py report \\
         --eval benchmarks/results/piaf-fr-hybrid.json benchmarks/results/squad-en-hybrid.json \\
-        --removed benchmarks/results/piaf-fr-answer-removed-all.json benchmarks/results/squad-en-answer-removed-all.json \\
+        --removed benchmarks/results/piaf-fr-answer-removed-all.json \\
+                  benchmarks/results/squad-en-answer-removed-all.json \\
         [--json benchmarks/results/confidence-bands.json]
 """
 
@@ -41,7 +42,9 @@ def band(support: float, sure: float, floor: float = TUNED.min_support) -> str:
 
 
 def _load(paths: list[Path]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    return {json.loads(p.read_text())["corpus"].split("/")[-2]: json.loads(p.read_text())["per_question"] for p in paths}
+    return {
+        json.loads(p.read_text())["corpus"].split("/")[-2]: json.loads(p.read_text())["per_question"] for p in paths
+    }
 
 
 def _tuning(rows: list[Any]) -> list[Any]:
@@ -62,7 +65,9 @@ def choose(paths: list[Path]) -> float:
             cells = []
             for b in BANDS:
                 ans = [per["answerable"][i] for i in rows_at if band(per["answerable"][i]["support"], edge) == b]
-                rem = [per["answer_removed"][i] for i in rows_at if band(per["answer_removed"][i]["support"], edge) == b]
+                rem = [
+                    per["answer_removed"][i] for i in rows_at if band(per["answer_removed"][i]["support"], edge) == b
+                ]
                 hit = sum(r["hit"] for r in ans) / len(ans) if ans else 0.0
                 cells.append(f"{b} {len(ans) / len(rows_at):.3f} (hit {hit:.3f}) removed {len(rem) / len(rows_at):.3f}")
             print(f"{name}{label}: " + " | ".join(cells))
