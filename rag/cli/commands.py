@@ -56,6 +56,8 @@ def progress_bar():  # type: ignore[no-untyped-def]
     bar = tqdm(unit=" docs", desc="indexing", file=sys.stderr, dynamic_ncols=True)
 
     def update(p: Any) -> None:
+        if p.total and bar.total != p.total:
+            bar.total = p.total
         bar.n = p.documents
         bar.set_postfix(chunks=p.chunks, embedded=p.embedded, skipped=p.skipped, refresh=False)
         bar.refresh()
