@@ -13,7 +13,9 @@ and the answerable questions' hit rate per band.
 
 `report`: per band on the two thirds not tuned on and on all questions: share of questions, hit
 rate and citation precision, from the per-question records `rag eval --output` writes (run with
-the shipped settings), and the answer-removed questions' shares from the files above.
+the shipped settings), and the answer-removed questions' shares from the files above (their hit
+rate and citation precision are 0 by construction: every passage holding a gold answer is left
+out, so any answer is wrong and the share stated as sure is the share misled).
 
     .venv/bin/python benchmarks/confidence_bands.py report \\
         --eval benchmarks/results/piaf-fr-hybrid.json benchmarks/results/squad-en-hybrid.json \\
