@@ -436,8 +436,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
     demo = build_app(rag, Path(args.sources), concurrency=args.concurrency)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, css=demo.css_for_launch)
+    if args.share:  # Gradio's own server, for its share link: the chat and its /ask API only
+        print("note: with --share, /api and /v1 are not served (start without it for them)", file=sys.stderr)
+        demo.launch(server_name=args.host, server_port=args.port, share=True, auth=auth, css=demo.css_for_launch)
+        return 0
+    serve(demo, rag, host=args.host, port=args.port, auth=auth, concurrency=args.concurrency)
     return 0
+
+
+def serve(demo: Any, rag: Any, *, host: str, port: int, auth: tuple[str, str] | None, concurrency: int) -> None:
+    """One server and port for the chat and every API (`rag.http_api`: /api/ask, /api/search,
+    /v1/chat/completions, /v1/models), behind the same login."""
+    import gradio as gr
+    import uvicorn
+    from fastapi import FastAPI
+
+    from rag.http_api import install
+
+    server = FastAPI(title="Ask your articles", docs_url="/api/docs", redoc_url=None)
+    install(server, rag, auth=auth, concurrency=concurrency)
+    gr.mount_gradio_app(server, demo, path="/", auth=auth, css=demo.css_for_launch)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving on http://{shown}:{port} (chat), /api/ask, /api/search, /v1/chat/completions", file=sys.stderr)
+    uvicorn.run(server, host=host, port=port, log_level="warning")
 
 
 def _auth(value: str) -> tuple[str, str] | None:

@@ -147,13 +147,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(cmd: list[str], port: int, log_path: Path, *, timeout: float = 180):
-    """Run a server process until it accepts connections on `port`; stop it afterwards."""
+def serve(cmd: list[str], port: int, log_path: Path, *, timeout: float = 180, env: dict[str, str] | None = None):
+    """Run a server process (with `env` added to the environment) until it accepts connections on
+    `port`; stop it afterwards."""
     import socket
     import subprocess
     import time
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -1,0 +1,222 @@
+"""Plain HTTP endpoints beside the web app, on its server and port, behind the same login:
+
+    POST /api/ask               {"question", "history"?, "k"?, "answerer"?, "min_support"?} -> the Answer as JSON
+    POST /api/search            {"query", "k"?, "mode"?} -> the hits as JSON
+    GET  /v1/models             the OpenAI-compatible model list (one model: the articles)
+    POST /v1/chat/completions   OpenAI-compatible chat (streaming or not): the cited answer as the
+                                reply, with "citations", "confidence" and "answer" beside it
+
+With a login (`RAG_AUTH=user:password`), each request needs `Authorization: Basic ...` or
+`Authorization: Bearer user:password` (what the `openai` SDK sends as its API key). Errors are JSON
+`{"error": {"message", "type"}}` with the HTTP status, in the OpenAI shape. Needs FastAPI (installed
+with the app's Gradio); the core never imports this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from .config import ANSWERERS
+from .errors import RagError
+from .pipeline import RAG
+from .text.terms import valid_text
+
+MODEL_ID = "rag-articles"
+MAX_QUESTION_CHARS = 4000
+
+
+class Turn(BaseModel):
+    role: str
+    content: Any = ""
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1)
+    history: list[Turn] = []
+    k: int | None = Field(default=None, ge=1, le=50)
+    answerer: str | None = None
+    min_support: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1)
+    k: int = Field(default=5, ge=1, le=50)
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, max_tokens...: accepted, not used
+    model: str = MODEL_ID
+    messages: list[Turn] = Field(min_length=1)
+    stream: bool = False
+
+
+def text_of(content: Any) -> str:
+    """A message's text: a string, or the text parts of an OpenAI content list."""
+    if isinstance(content, str):
+        return valid_text(content)
+    if isinstance(content, list):
+        return " ".join(text_of(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def install(app: FastAPI, rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> None:
+    """Add the endpoints to `app` (the one the Gradio app is mounted on)."""
+    app.include_router(router(rag, auth=auth, concurrency=concurrency))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
+        return _error(400, f"invalid request ({problems})", "invalid_request_error")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        kind = "authentication_error" if exc.status_code == 401 else "invalid_request_error"
+        response = _error(exc.status_code, str(exc.detail), kind)
+        if exc.status_code == 401:
+            response.headers["WWW-Authenticate"] = 'Basic realm="rag"'
+        return response
+
+
+def _error(status: int, message: str, kind: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+
+
+def router(rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> APIRouter:
+    slots = threading.BoundedSemaphore(concurrency)  # answers computed at once through these endpoints
+
+    def login(request: Request) -> None:
+        if auth is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        given = ""
+        if scheme.lower() == "bearer":
+            given = value.strip()
+        elif scheme.lower() == "basic":
+            try:
+                given = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                given = ""
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), f"{auth[0]}:{auth[1]}".encode()):
+            raise HTTPException(401, "login required: send `Authorization: Bearer user:password` or HTTP Basic")
+
+    api = APIRouter(dependencies=[Depends(login)])
+
+    def ask(question: str, history: list[dict[str, str]], **options: Any) -> Any:
+        answerer = options.get("answerer")
+        if answerer and answerer not in ANSWERERS:
+            raise HTTPException(400, f"unknown answerer {answerer!r}; valid: {', '.join(ANSWERERS)}")
+        with slots:
+            try:
+                return rag.ask(valid_text(question)[:MAX_QUESTION_CHARS], history=history, **options)
+            except (RagError, ValueError) as exc:
+                raise HTTPException(400 if isinstance(exc, ValueError) else 503, str(exc)) from None
+
+    @api.post("/api/ask")
+    def api_ask(body: AskRequest) -> dict[str, Any]:
+        history = [{"role": t.role, "content": text_of(t.content)} for t in body.history]
+        options = {"k": body.k, "answerer": body.answerer or None, "min_support": body.min_support}
+        answer = ask(body.question, history, **options)
+        return answer.to_dict()  # type: ignore[no-any-return]
+
+    @api.post("/api/search")
+    def api_search(body: SearchRequest) -> list[dict[str, Any]]:
+        with slots:
+            try:
+                hits = rag.search(valid_text(body.query)[:MAX_QUESTION_CHARS], k=body.k, mode=body.mode)
+            except (RagError, ValueError) as exc:
+                raise HTTPException(503, str(exc)) from None
+        return [h.to_dict() for h in hits]
+
+    @api.get("/v1/models")
+    def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "rag"}]}
+
+    @api.post("/v1/chat/completions", response_model=None)
+    def chat(body: ChatRequest) -> dict[str, Any] | StreamingResponse:
+        turns = [
+            {"role": t.role, "content": text_of(t.content)} for t in body.messages if t.role in ("user", "assistant")
+        ]
+        if not turns or turns[-1]["role"] != "user" or not turns[-1]["content"].strip():
+            raise HTTPException(400, "the last message must be the user's question (role 'user', non-empty)")
+        question, history = turns[-1]["content"], turns[:-1]
+        reply_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        if not body.stream:
+            answer = ask(question, history)
+            return {
+                "id": reply_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": body.model,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                **_extras(answer),
+            }
+        events = _stream(ask, question, history, reply_id, created, body.model)
+        return StreamingResponse(events, media_type="text/event-stream")
+
+    return api
+
+
+def _extras(answer: Any) -> dict[str, Any]:
+    """What an OpenAI reply does not carry: the citations (offsets into the documents), how sure the
+    answer is, and the whole Answer."""
+    d = answer.to_dict()
+    return {"citations": d["citations"], "confidence": answer.confidence, "answered": answer.answered, "answer": d}
+
+
+def _stream(
+    ask: Any, question: str, history: list[dict[str, str]], reply_id: str, created: int, model: str
+) -> Iterator[str]:
+    """Server-sent events in the OpenAI chunk shape: the text as it is written, then a last chunk with
+    the verified answer's extras (its text may differ from a generated draft), then [DONE]."""
+    pieces: queue.Queue[str | None] = queue.Queue()
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["answer"] = ask(question, history, on_token=pieces.put)
+        except HTTPException as exc:
+            result["error"] = exc.detail
+        finally:
+            pieces.put(None)
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {
+            "id": reply_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    threading.Thread(target=run, daemon=True).start()
+    yield chunk({"role": "assistant", "content": ""})
+    while (piece := pieces.get()) is not None:
+        yield chunk({"content": piece})
+    if "error" in result:
+        yield f"data: {json.dumps({'error': {'message': result['error'], 'type': 'server_error'}})}\n\n"
+    else:
+        yield chunk({}, "stop", **_extras(result["answer"]))
+    yield "data: [DONE]\n\n"

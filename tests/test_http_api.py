@@ -1,0 +1,122 @@
+"""The HTTP endpoints beside the chat (`rag.http_api`), through real clients against the running
+app with a login: `requests` for the JSON endpoints, the `openai` SDK for the OpenAI-compatible
+ones (plain and streaming). Every citation is checked against the indexed document's text."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pytest
+
+from .conftest import ROOT, free_port, serve
+
+pytestmark = pytest.mark.slow
+LOGIN = ("alice", "a-long-secret")
+QUESTION = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(base URL, the index's documents by id) for the app on a free port with RAG_AUTH set."""
+    from rag.pipeline import RAG
+
+    work = tmp_path_factory.mktemp("api")
+    shutil.copytree(ROOT / "sources", work / "sources")
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "app.py",
+        "--port",
+        str(port),
+        "--index",
+        str(work / "index"),
+        "--sources",
+        str(work / "sources"),
+    ]
+    with serve(cmd, port, work / "app.log", env={"RAG_AUTH": ":".join(LOGIN)}):
+        yield f"http://127.0.0.1:{port}", RAG(work / "index").current().documents
+
+
+def _check(citations, documents):
+    assert citations
+    for c in citations:
+        assert documents[c["doc_id"]].text[c["start"] : c["end"]] == c["quote"]
+
+
+def test_json_ask_and_search_with_the_login(served):
+    import requests
+
+    url, documents = served
+    r = requests.post(f"{url}/api/ask", json={"question": QUESTION}, auth=LOGIN, timeout=300)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["answered"] and "2,7 milliards" in answer["text"] and answer["confidence"] == "sure"
+    _check(answer["citations"], documents)
+    follow = requests.post(
+        f"{url}/api/ask",
+        json={
+            "question": "Et pour Character.AI, qu’a-t-il obtenu ?",
+            "history": [{"role": "user", "content": QUESTION}],
+            "k": 3,
+        },
+        auth=LOGIN,
+        timeout=300,
+    ).json()
+    assert follow["lang"] == "fr" and "Character" in follow["query"]
+    hits = requests.post(f"{url}/api/search", json={"query": "LeBron James", "k": 2}, auth=LOGIN, timeout=300).json()
+    assert len(hits) == 2 and all(documents[h["chunk"]["doc_id"]] for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/ask", {"question": QUESTION}), ("/api/search", {"query": "x"}), ("/v1/chat/completions", {"messages": []})],
+)
+def test_every_endpoint_refuses_without_the_login(served, path, body):
+    import requests
+
+    url, _ = served
+    for auth in (None, ("alice", "wrong")):
+        r = requests.post(f"{url}{path}", json=body, auth=auth, timeout=60)
+        assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+    assert requests.get(f"{url}/v1/models", timeout=60).status_code == 401
+
+
+def test_bad_requests_get_a_message_naming_the_field(served):
+    import requests
+
+    url, _ = served
+    for body, words in (({"question": ""}, "question"), ({"question": "x", "k": 0}, "k"), ({"q": "x"}, "question")):
+        r = requests.post(f"{url}/api/ask", json=body, auth=LOGIN, timeout=60)
+        assert r.status_code == 400 and words in r.json()["error"]["message"], r.text
+    r = requests.post(f"{url}/api/ask", json={"question": "x", "answerer": "gpt"}, auth=LOGIN, timeout=60)
+    assert r.status_code == 400 and "unknown answerer 'gpt'" in r.json()["error"]["message"]
+
+
+def test_the_openai_sdk_gets_the_cited_answer_plain_and_streamed(served):
+    import openai
+
+    url, documents = served
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=":".join(LOGIN), max_retries=0)
+    assert [m.id for m in client.models.list()] == ["rag-articles"]
+    reply = client.chat.completions.create(model="rag-articles", messages=[{"role": "user", "content": QUESTION}])
+    assert "2,7 milliards" in reply.choices[0].message.content and reply.choices[0].finish_reason == "stop"
+    extra = reply.model_extra
+    assert extra["confidence"] == "sure" and extra["answered"]
+    _check(extra["citations"], documents)
+
+    text, last = "", None
+    for chunk in client.chat.completions.create(
+        model="rag-articles", messages=[{"role": "user", "content": QUESTION}], stream=True
+    ):
+        text += chunk.choices[0].delta.content or ""
+        last = chunk
+    assert text == reply.choices[0].message.content and last.choices[0].finish_reason == "stop"
+    _check(last.model_extra["citations"], documents)
+
+    refused = client.chat.completions.create(
+        model="rag-articles", messages=[{"role": "user", "content": "Quelle est la recette de la tarte Tatin ?"}]
+    )
+    assert refused.model_extra["confidence"] == "none" and refused.model_extra["citations"] == []
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{url}/v1", api_key="alice:wrong", max_retries=0).models.list()
