@@ -108,24 +108,38 @@ def chat_text(answer: Any) -> str:
     return "\n".join(lines)
 
 
+class Stopped(Exception):
+    """Raised from the token callback when the reader pressed Stop: generation ends there."""
+
+
 def stream_answer(rag: Any, question: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-    """(text so far, None) while the answer is generated, then (final text, Answer)."""
+    """(text so far, None) while the answer is generated, then (final text, Answer). Closing the
+    generator (Gradio does when the reader presses Stop) stops the generation at its next token."""
     pieces: queue.Queue[str | None] = queue.Queue()
     result: dict[str, Any] = {}
+    stopped = threading.Event()
+
+    def on_token(piece: str) -> None:
+        if stopped.is_set():
+            raise Stopped
+        pieces.put(piece)
 
     def run() -> None:
         try:
-            result["answer"] = rag.ask(question, on_token=pieces.put, **kwargs)
+            result["answer"] = rag.ask(question, on_token=on_token, **kwargs)
         except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
             result["error"] = exc
         finally:
             pieces.put(None)
 
     threading.Thread(target=run, daemon=True).start()
-    text = ""
-    while (piece := pieces.get()) is not None:
-        text += piece
-        yield text, None
+    try:
+        text = ""
+        while (piece := pieces.get()) is not None:
+            text += piece
+            yield text, None
+    finally:
+        stopped.set()
     if "error" in result:
         raise result["error"]
     yield chat_text(result["answer"]), result["answer"]
@@ -301,6 +315,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
                 box = gr.Textbox(label="Votre question", placeholder="Posez une question sur les articles…")
                 with gr.Row():
                     send = gr.Button("Envoyer", variant="primary", elem_id="send")
+                    stop = gr.Button("Arrêter", variant="stop", elem_id="stop")
                     clear = gr.Button("Effacer la conversation", elem_id="clear")
                 gr.Examples(EXAMPLES, inputs=box)
             with gr.Column(scale=2):
@@ -348,8 +363,11 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         # One pool of answer slots shared by the chat and the API: Gradio's default (one at a time
         # per event) made 16 users queue behind each other; models hold their own locks.
         limit = {"concurrency_limit": concurrency, "concurrency_id": "answer"}
-        send.click(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit)
-        box.submit(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit)
+        asked = [
+            send.click(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit),
+            box.submit(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit),
+        ]
+        stop.click(None, None, None, cancels=asked, api_visibility="private")
         clear.click(lambda: ([], render_sources(None), ""), None, [chat, sources_html, box], api_visibility="private")
         add.click(upload, [files, overwrite], [status, files, articles_html, chosen], api_visibility="private")
         ask_remove.click(ask_removal, chosen, [confirm_text, confirm_box], api_visibility="private")

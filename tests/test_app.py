@@ -332,6 +332,36 @@ def test_local_answer_streams_into_the_chat(app_url, page):
     assert len(seen) >= 3, seen  # placeholder, partial text(s), verified answer
 
 
+def test_the_stop_button_stops_a_running_answer(app_url, page):
+    """Stop while the local model prepares its answer: no answer or citation arrives, and the next
+    question is answered as usual."""
+    page.goto(app_url)
+    page.get_by_text("Réglages").click()
+    _set_until_shown(
+        page,
+        lambda: (page.locator("#answerer input").click(), page.get_by_role("option", name="local").click()),
+        "#answerer input",
+        "local",
+    )
+    page.get_by_label("Votre question").fill("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
+    page.locator("#send").click()
+    page.locator("[data-testid='bot']").first.wait_for(timeout=30_000)  # the placeholder: it is running
+    page.locator("#stop").click()
+    page.wait_for_timeout(15_000)  # longer than the local model takes to answer here
+    assert page.locator("#sources .citation").count() == 0
+    assert "[1]" not in page.locator("[data-testid='bot']").last.inner_text()
+
+    _set_until_shown(
+        page,
+        lambda: (page.locator("#answerer input").click(), page.get_by_role("option", name="extractive").click()),
+        "#answerer input",
+        "extractive",
+    )
+    page.get_by_label("Votre question").fill("Qui est Naveen Rao ?")
+    page.locator("#send").click()
+    page.locator("#sources .citation").first.wait_for(timeout=120_000)
+
+
 def test_unsupported_sentences_are_marked_in_the_chat_message():
     import importlib
 
