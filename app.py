@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.ingest.uploads import UPLOAD_TYPES
+from rag.text.followup import message_text
 from rag.text.terms import valid_text
 
 ROOT = Path(__file__).resolve().parent
@@ -237,7 +238,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         message = valid_text(message or "").strip()
         if not message:
             raise gr.Error("Écrivez une question. / Type a question.")
-        turns = [{"role": m["role"], "content": _text(m["content"])} for m in history]
+        turns = [{"role": m["role"], "content": message_text(m["content"])} for m in history]
         shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
         yield shown, gr.update(), ""
         try:
@@ -262,7 +263,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
             not isinstance(history, list) or not all(isinstance(t, dict) and "role" in t for t in history)
         ):
             raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."}')
-        turns = [{"role": str(t["role"]), "content": _text(t.get("content", ""))} for t in history or []]
+        turns = [{"role": str(t["role"]), "content": message_text(t.get("content", ""))} for t in history or []]
         question = valid_text(question)
         try:
             answer = rag.ask(
@@ -385,16 +386,6 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         )
     demo.css_for_launch = css  # type: ignore[attr-defined]
     return demo
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return valid_text(content)
-    if isinstance(content, list):
-        return " ".join(_text(c) for c in content)
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    return str(content)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,9 +30,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .config import ANSWERERS
 from .errors import RagError
 from .pipeline import RAG
+from .text.followup import message_text
 from .text.terms import valid_text
 
 MODEL_ID = "rag-articles"
@@ -65,15 +65,6 @@ class ChatRequest(BaseModel):
     model: str = MODEL_ID
     messages: list[Turn] = Field(min_length=1)
     stream: bool = False
-
-
-def text_of(content: Any) -> str:
-    """A message's text: a string, or the text parts of an OpenAI content list."""
-    if isinstance(content, str):
-        return valid_text(content)
-    if isinstance(content, list):
-        return " ".join(text_of(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
 
 
 def install(app: FastAPI, rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> None:
@@ -120,10 +111,7 @@ def router(rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> A
     api = APIRouter(dependencies=[Depends(login)])
 
     def ask(question: str, history: list[dict[str, str]], **options: Any) -> Any:
-        answerer = options.get("answerer")
-        if answerer and answerer not in ANSWERERS:
-            raise HTTPException(400, f"unknown answerer {answerer!r}; valid: {', '.join(ANSWERERS)}")
-        with slots:
+        with slots:  # RAG.ask refuses an unknown answerer or a bad threshold (ValueError: 400)
             try:
                 return rag.ask(valid_text(question)[:MAX_QUESTION_CHARS], history=history, **options)
             except (RagError, ValueError) as exc:
@@ -131,7 +119,7 @@ def router(rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> A
 
     @api.post("/api/ask")
     def api_ask(body: AskRequest) -> dict[str, Any]:
-        history = [{"role": t.role, "content": text_of(t.content)} for t in body.history]
+        history = [{"role": t.role, "content": message_text(t.content)} for t in body.history]
         options = {"k": body.k, "answerer": body.answerer or None, "min_support": body.min_support}
         answer = ask(body.question, history, **options)
         return answer.to_dict()  # type: ignore[no-any-return]
@@ -152,7 +140,9 @@ def router(rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> A
     @api.post("/v1/chat/completions", response_model=None)
     def chat(body: ChatRequest) -> dict[str, Any] | StreamingResponse:
         turns = [
-            {"role": t.role, "content": text_of(t.content)} for t in body.messages if t.role in ("user", "assistant")
+            {"role": t.role, "content": message_text(t.content)}
+            for t in body.messages
+            if t.role in ("user", "assistant")
         ]
         if not turns or turns[-1]["role"] != "user" or not turns[-1]["content"].strip():
             raise HTTPException(400, "the last message must be the user's question (role 'user', non-empty)")

@@ -309,15 +309,20 @@ def test_follow_up_question_uses_the_conversation(app_url, page):
     assert "11 ans" in bot.last.inner_text()
 
 
+def _choose_answerer(page, name: str) -> None:
+    """Pick `name` in the settings' answerer list (the settings panel open)."""
+    _set_until_shown(
+        page,
+        lambda: (page.locator("#answerer input").click(), page.get_by_role("option", name=name).click()),
+        "#answerer input",
+        name,
+    )
+
+
 def test_local_answer_streams_into_the_chat(app_url, page):
     page.goto(app_url)
     page.get_by_text("Réglages").click()
-    _set_until_shown(
-        page,
-        lambda: (page.locator("#answerer input").click(), page.get_by_role("option", name="local").click()),
-        "#answerer input",
-        "local",
-    )
+    _choose_answerer(page, "local")
     # Record every text the last bot message shows while the answer arrives.
     page.evaluate(
         """() => { window.__seen = new Set();
@@ -337,12 +342,7 @@ def test_the_stop_button_stops_a_running_answer(app_url, page):
     question is answered as usual."""
     page.goto(app_url)
     page.get_by_text("Réglages").click()
-    _set_until_shown(
-        page,
-        lambda: (page.locator("#answerer input").click(), page.get_by_role("option", name="local").click()),
-        "#answerer input",
-        "local",
-    )
+    _choose_answerer(page, "local")
     page.get_by_label("Votre question").fill("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
     page.locator("#send").click()
     page.locator("[data-testid='bot']").first.wait_for(timeout=30_000)  # the placeholder: it is running
@@ -351,12 +351,7 @@ def test_the_stop_button_stops_a_running_answer(app_url, page):
     assert page.locator("#sources .citation").count() == 0
     assert "[1]" not in page.locator("[data-testid='bot']").last.inner_text()
 
-    _set_until_shown(
-        page,
-        lambda: (page.locator("#answerer input").click(), page.get_by_role("option", name="extractive").click()),
-        "#answerer input",
-        "extractive",
-    )
+    _choose_answerer(page, "extractive")
     page.get_by_label("Votre question").fill("Qui est Naveen Rao ?")
     page.locator("#send").click()
     page.locator("#sources .citation").first.wait_for(timeout=120_000)

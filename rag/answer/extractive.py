@@ -16,7 +16,7 @@ from ..records import Answer, Hit, Query
 from ..search.rerank import zscores
 from ..storage.index import Index
 from .evidence import Evidence, citation, quote_score, support
-from .gate import CLOSEST, Weighed, confidence, refusal, weigh
+from .gate import CLOSEST, QUOTE_MARKS, Weighed, confidence, refusal, weigh
 
 # Mean log-probability of a question after each (title, text) under a language model.
 PassageScorer = Callable[[str, Sequence[tuple[str, str]]], Sequence[float]]
@@ -63,11 +63,8 @@ def answer_question(
         citations.append(citation(n, ev, index, score))
         parts.append(f"{ev.text} [{n}]")
     if outcome == "closest":  # shown as related material, not asserted
-        parts = (
-            [CLOSEST[query.lang], "« " + " ".join(parts) + " »"]
-            if query.lang == "fr"
-            else [CLOSEST[query.lang], "“" + " ".join(parts) + "”"]
-        )
+        opening, closing = QUOTE_MARKS[query.lang]
+        parts = [CLOSEST[query.lang], opening + " ".join(parts) + closing]
     return Answer(
         question=query.text,
         text=" ".join(parts),

@@ -26,6 +26,7 @@ CLOSEST = {
     "fr": "Les articles ne le disent pas directement. Le passage le plus proche :",
     "en": "The articles do not say this directly. The closest passage:",
 }
+QUOTE_MARKS = {"fr": ("« ", " »"), "en": ("“", "”")}
 
 
 def confidence(value: float, threshold: float, config: Config) -> Confidence:

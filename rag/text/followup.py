@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
-from .terms import EN_STOP, FR_STOP, words
+from .terms import EN_STOP, FR_STOP, valid_text, words
 
 Turn = dict[str, str]  # {"role": "user" | "assistant", "content": "..."}
+
+
+def message_text(content: Any) -> str:
+    """A chat message's text: a string, or the text of each part of a list of content parts (the
+    shapes Gradio and OpenAI clients send); lone surrogates become U+FFFD."""
+    if isinstance(content, str):
+        return valid_text(content)
+    if isinstance(content, list):
+        return " ".join(message_text(c) for c in content)
+    if isinstance(content, dict):
+        return message_text(content.get("text", ""))
+    return str(content)
+
 
 _CONNECTIVE_RE = re.compile(
     r"^\s*[«\"(]?\s*(et|mais|alors|puis|aussi|sinon|and|but|also|so|what about|how about)\b", re.I
