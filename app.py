@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import html
 import os
-import queue
 import sys
-import threading
-from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -107,43 +105,6 @@ def chat_text(answer: Any) -> str:
     for sentence in answer.unsupported:
         lines.append(f"\n> {UNSUPPORTED_NOTE} : « {sentence} »")
     return "\n".join(lines)
-
-
-class Stopped(Exception):
-    """Raised from the token callback when the reader pressed Stop: generation ends there."""
-
-
-def stream_answer(rag: Any, question: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-    """(text so far, None) while the answer is generated, then (final text, Answer). Closing the
-    generator (Gradio does when the reader presses Stop) stops the generation at its next token."""
-    pieces: queue.Queue[str | None] = queue.Queue()
-    result: dict[str, Any] = {}
-    stopped = threading.Event()
-
-    def on_token(piece: str) -> None:
-        if stopped.is_set():
-            raise Stopped
-        pieces.put(piece)
-
-    def run() -> None:
-        try:
-            result["answer"] = rag.ask(question, on_token=on_token, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            result["error"] = exc
-        finally:
-            pieces.put(None)
-
-    threading.Thread(target=run, daemon=True).start()
-    try:
-        text = ""
-        while (piece := pieces.get()) is not None:
-            text += piece
-            yield text, None
-    finally:
-        stopped.set()
-    if "error" in result:
-        raise result["error"]
-    yield chat_text(result["answer"]), result["answer"]
 
 
 REMOVED_FOLDER = ".removed"  # under sources/: hidden, so never indexed again, and recoverable
@@ -243,9 +204,16 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         yield shown, gr.update(), ""
         try:
             kwargs = {"history": turns, "k": int(k), "answerer": answerer_name, "min_support": float(min_support)}
-            for text, answer in stream_answer(rag, message[:4000], **kwargs):
-                shown[-1] = {"role": "assistant", "content": text}
-                yield shown, (render_sources(answer, float(min_support)) if answer else gr.update()), ""
+            text = ""
+            with closing(rag.ask_stream(message[:4000], **kwargs)) as stream:  # Stop closes it
+                for item in stream:
+                    if isinstance(item, str):
+                        text += item
+                        shown[-1] = {"role": "assistant", "content": text}
+                        yield shown, gr.update(), ""
+                    else:
+                        shown[-1] = {"role": "assistant", "content": chat_text(item)}
+                        yield shown, render_sources(item, float(min_support)), ""
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
 

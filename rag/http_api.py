@@ -18,11 +18,11 @@ import base64
 import binascii
 import hmac
 import json
-import queue
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -117,6 +117,13 @@ def router(rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> A
             except (RagError, ValueError) as exc:
                 raise HTTPException(400 if isinstance(exc, ValueError) else 503, str(exc)) from None
 
+    def stream(question: str, history: list[dict[str, str]], **options: Any) -> Iterator[Any]:
+        with slots:
+            try:
+                yield from rag.ask_stream(valid_text(question)[:MAX_QUESTION_CHARS], history=history, **options)
+            except (RagError, ValueError) as exc:
+                raise HTTPException(400 if isinstance(exc, ValueError) else 503, str(exc)) from None
+
     @api.post("/api/ask")
     def api_ask(body: AskRequest) -> dict[str, Any]:
         history = [{"role": t.role, "content": message_text(t.content)} for t in body.history]
@@ -161,7 +168,7 @@ def router(rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> A
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
                 **_extras(answer),
             }
-        events = _stream(ask, question, history, reply_id, created, body.model)
+        events = _stream(stream, question, history, reply_id, created, body.model)
         return StreamingResponse(events, media_type="text/event-stream")
 
     return api
@@ -175,20 +182,10 @@ def _extras(answer: Any) -> dict[str, Any]:
 
 
 def _stream(
-    ask: Any, question: str, history: list[dict[str, str]], reply_id: str, created: int, model: str
+    stream: Any, question: str, history: list[dict[str, str]], reply_id: str, created: int, model: str
 ) -> Iterator[str]:
     """Server-sent events in the OpenAI chunk shape: the text as it is written, then a last chunk with
     the verified answer's extras (its text may differ from a generated draft), then [DONE]."""
-    pieces: queue.Queue[str | None] = queue.Queue()
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["answer"] = ask(question, history, on_token=pieces.put)
-        except HTTPException as exc:
-            result["error"] = exc.detail
-        finally:
-            pieces.put(None)
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {
@@ -201,12 +198,14 @@ def _stream(
         }
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    threading.Thread(target=run, daemon=True).start()
     yield chunk({"role": "assistant", "content": ""})
-    while (piece := pieces.get()) is not None:
-        yield chunk({"content": piece})
-    if "error" in result:
-        yield f"data: {json.dumps({'error': {'message': result['error'], 'type': 'server_error'}})}\n\n"
-    else:
-        yield chunk({}, "stop", **_extras(result["answer"]))
+    try:
+        with closing(stream(question, history)) as items:  # closed on a client disconnect too
+            for item in items:
+                if isinstance(item, str):
+                    yield chunk({"content": item})
+                else:
+                    yield chunk({}, "stop", **_extras(item))
+    except HTTPException as exc:
+        yield f"data: {json.dumps({'error': {'message': exc.detail, 'type': 'server_error'}})}\n\n"
     yield "data: [DONE]\n\n"

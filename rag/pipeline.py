@@ -4,10 +4,11 @@ the answerer. No printing, no environment variables."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,11 @@ from .text.followup import Turn
 
 if TYPE_CHECKING:
     from .answer.extractive import PassageScorer
+
+
+class GenerationStopped(Exception):
+    """Raised inside the token callback once the reader of `RAG.ask_stream` has gone: generation
+    ends there."""
 
 
 class RAG:
@@ -240,6 +246,37 @@ class RAG:
         timings = {"retrieval": t1 - t0, "answer": time.perf_counter() - t1}
         close = close_passages(answer.citations, answer.passages, self.config.tuned.close_call_margin)
         return replace(answer, timings=timings, query=query.search_text, close_passages=close)
+
+    def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
+        """`ask` as it happens: the answer's text in pieces (str) as it is written, then the verified
+        `Answer` last. Closing the iterator early (a reader pressed Stop, a client went away) ends
+        a language model's generation at its next token. `options` are `ask`'s."""
+        pieces: queue.Queue[str | None] = queue.Queue()
+        result: dict[str, Any] = {}
+        closed = threading.Event()
+
+        def on_token(piece: str) -> None:
+            if closed.is_set():
+                raise GenerationStopped
+            pieces.put(piece)
+
+        def run() -> None:
+            try:
+                result["answer"] = self.ask(question, on_token=on_token, **options)
+            except Exception as exc:  # noqa: BLE001 - re-raised in the reader's thread
+                result["error"] = exc
+            finally:
+                pieces.put(None)
+
+        threading.Thread(target=run, daemon=True, name="rag-answer").start()
+        try:
+            while (piece := pieces.get()) is not None:
+                yield piece
+        finally:
+            closed.set()
+        if "error" in result:
+            raise result["error"]
+        yield result["answer"]
 
     def llm(self, answerer: AnswererName) -> LLM:
         """The language model behind a generative answerer, loaded on first use and kept."""

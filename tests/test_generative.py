@@ -139,55 +139,70 @@ def _openai(url):
 
 
 def test_openai_unreachable_server_gives_a_clear_error():
-    client = OpenAIChat("http://127.0.0.1:9/v1", "m", api_key="sk-secret-123", timeout=2, retry_delay=0.01)
+    client = OpenAIChat("http://127.0.0.1:9/v1", "m", api_key="sk-secret-123", timeout=2, max_retries=0)
     with pytest.raises(LLMUnavailableError, match=r"cannot reach .*127\.0\.0\.1:9.*RAG_OPENAI_BASE_URL") as e:
         client.generate(Prompt("a", "b", "c"), max_tokens=5, stop=())
     assert "sk-secret-123" not in str(e.value) and "sk-secret-123" not in repr(client)
 
 
-class _Flaky(http.server.BaseHTTPRequestHandler):
-    """503 on the first request, then a streamed answer; 401 when the key is wrong."""
+class _Fussy(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-like server: 401 on a wrong key, 503 on the first request, then, like OpenAI's
+    reasoning models, 400 for `max_tokens` and for `temperature` (naming the parameter), else a
+    streamed answer. Keeps each request's body."""
 
-    calls = 0
+    bodies: list[dict] = []
 
     def do_POST(self):  # noqa: N802 - http.server's naming
-        type(self).calls += 1
-        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).bodies.append(body)
         if self.headers.get("Authorization") != "Bearer sk-good":
-            self._send(401, "application/json", json.dumps({"error": {"message": "invalid api key"}}))
-        elif type(self).calls == 1:
-            self._send(503, "application/json", json.dumps({"error": {"message": "loading"}}))
+            self._send(401, "application/json", {"error": {"message": "invalid api key", "type": "auth"}})
+        elif len(type(self).bodies) == 1:
+            self._send(503, "application/json", {"error": {"message": "loading"}})
+        elif "max_tokens" in body:
+            message = (
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead."
+            )
+            self._send(400, "application/json", {"error": {"message": message, "param": "max_tokens"}})
+        elif "temperature" in body:
+            message = "Unsupported value: 'temperature' does not support 0 with this model."
+            self._send(400, "application/json", {"error": {"message": message, "param": "temperature"}})
         else:
-            events = [{"choices": [{"delta": {"content": piece}}]} for piece in ("Bon", "jour", " [1].")]
-            body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
-            self._send(200, "text/event-stream", body)
+            events = [{"choices": [{"index": 0, "delta": {"content": p}}]} for p in ("Bon", "jour", " [1].")]
+            stream = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+            self._send(200, "text/event-stream", stream)
 
     def _send(self, code, kind, body):
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
         self.send_response(code)
         self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body.encode())))
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(body.encode())
+        self.wfile.write(data)
 
     def log_message(self, *args):
         pass
 
 
-def test_openai_client_retries_once_and_never_shows_the_key():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+def test_openai_client_retries_follows_refused_parameters_and_never_shows_the_key():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Fussy)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     try:
         pieces: list[str] = []
-        text = OpenAIChat(url, "m", api_key="sk-good", retry_delay=0.01).generate(
-            Prompt("a", "b", "c"), max_tokens=5, stop=(), on_token=pieces.append
-        )
-        assert text == "Bonjour [1]." and pieces == ["Bon", "jour", " [1]."] and _Flaky.calls == 2
+        client = OpenAIChat(url, "m", api_key="sk-good")
+        text = client.generate(Prompt("a", "b", "c"), max_tokens=5, stop=("\n\n",), on_token=pieces.append)
+        assert text == "Bonjour [1]." and pieces == ["Bon", "jour", " [1]."]
+        # 503 (retried by the SDK), max_tokens refused, temperature refused, then answered
+        assert len(_Fussy.bodies) == 4
+        last = _Fussy.bodies[-1]
+        assert last["max_completion_tokens"] == 5 and "temperature" not in last and last["stop"] == ["\n\n"]
+        client.generate(Prompt("a", "b", "c"), max_tokens=5, stop=())
+        assert len(_Fussy.bodies) == 5  # the accepted form is remembered
         with pytest.raises(LLMUnavailableError, match="HTTP 401: invalid api key.*RAG_OPENAI_API_KEY") as e:
-            OpenAIChat(url, "m", api_key="sk-wrong-456", retry_delay=0.01).generate(
-                Prompt("a", "b", "c"), max_tokens=5, stop=()
-            )
-        assert "sk-wrong-456" not in str(e.value)
+            OpenAIChat(url, "m", api_key="sk-wrong-456").generate(Prompt("a", "b", "c"), max_tokens=5, stop=())
+        assert "sk-wrong-456" not in str(e.value) and "sk-wrong-456" not in repr(client)
     finally:
         server.shutdown()
     assert "sk-x" not in repr(Config(openai_api_key="sk-x"))

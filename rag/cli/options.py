@@ -117,9 +117,9 @@ def answer_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--llm-threads", type=int, default=0, help="llama.cpp threads (default: all cores)")
     sp.add_argument(
         "--openai-base-url",
-        default=env("RAG_OPENAI_BASE_URL", Config.openai_base_url),
-        help=f"OpenAI-compatible server for --answerer openai (default {Config.openai_base_url}, "
-        "or $RAG_OPENAI_BASE_URL; key from $RAG_OPENAI_API_KEY)",
+        default=env("RAG_OPENAI_BASE_URL", os.environ.get("OPENAI_BASE_URL") or Config.openai_base_url),
+        help=f"OpenAI-compatible server for --answerer openai (default $RAG_OPENAI_BASE_URL, else "
+        f"$OPENAI_BASE_URL, else {Config.openai_base_url}; key from $RAG_OPENAI_API_KEY, else $OPENAI_API_KEY)",
     )
     sp.add_argument(
         "--openai-model",
@@ -144,7 +144,7 @@ def answer_settings(args: argparse.Namespace) -> dict[str, Any]:
         "llm_threads": args.llm_threads,
         "openai_base_url": args.openai_base_url,
         "openai_model": args.openai_model,
-        "openai_api_key": os.environ.get("RAG_OPENAI_API_KEY", ""),
+        "openai_api_key": os.environ.get("RAG_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY", ""),
         "min_support": args.min_support,
         **rerank_settings(args),
     }
