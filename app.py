@@ -431,10 +431,12 @@ def serve(demo: Any, rag: Any, *, host: str, port: int, auth: tuple[str, str] | 
     from rag.http_api import install
 
     server = FastAPI(title="Ask your articles", docs_url="/api/docs", redoc_url=None)
-    install(server, rag, auth=auth, concurrency=concurrency)
+    install(server, rag, auth=auth, concurrency=concurrency, host=host)
     gr.mount_gradio_app(server, demo, path="/", auth=auth, css=demo.css_for_launch)
     shown = f"[{host}]" if ":" in host else host
-    print(f"serving on http://{shown}:{port} (chat), /api/ask, /api/search, /v1/chat/completions", file=sys.stderr)
+    print(
+        f"serving on http://{shown}:{port} (chat), /api/ask, /api/search, /v1/chat/completions, /mcp", file=sys.stderr
+    )
     uvicorn.run(server, host=host, port=port, log_level="warning")
 
 

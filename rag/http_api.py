@@ -5,6 +5,7 @@
     GET  /v1/models             the OpenAI-compatible model list (one model: the articles)
     POST /v1/chat/completions   OpenAI-compatible chat (streaming or not): the cited answer as the
                                 reply, with "citations", "confidence" and "answer" beside it
+    /mcp                        MCP tools `ask` and `search` (Streamable HTTP; rag.mcp_server)
 
 With a login (`RAG_AUTH=user:password`), each request needs `Authorization: Basic ...` or
 `Authorization: Bearer user:password` (what the `openai` SDK sends as its API key). Errors are JSON
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from typing import Any, Literal
 
@@ -67,9 +69,12 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
-def install(app: FastAPI, rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> None:
-    """Add the endpoints to `app` (the one the Gradio app is mounted on)."""
+def install(
+    app: FastAPI, rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2, host: str = "127.0.0.1"
+) -> None:
+    """Add the endpoints, and the MCP tools at /mcp, to `app` (the one the Gradio app is mounted on)."""
     app.include_router(router(rag, auth=auth, concurrency=concurrency))
+    install_mcp(app, rag, auth=auth, host=host)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,24 +94,65 @@ def _error(status: int, message: str, kind: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
 
 
+LOGIN_REQUIRED = "login required: send `Authorization: Bearer user:password` or HTTP Basic"
+
+
+def authorized(header: str, auth: tuple[str, str] | None) -> bool:
+    """Whether an Authorization header carries the login (always, when there is none)."""
+    if auth is None:
+        return True
+    scheme, _, value = header.partition(" ")
+    given = ""
+    if scheme.lower() == "bearer":
+        given = value.strip()
+    elif scheme.lower() == "basic":
+        try:
+            given = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            given = ""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), f"{auth[0]}:{auth[1]}".encode())
+
+
+class _LoggedIn:
+    """An ASGI app behind the login: 401 in the API's error shape without it."""
+
+    def __init__(self, app: Any, auth: tuple[str, str] | None) -> None:
+        self.app, self.auth = app, auth
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if authorized(headers.get("authorization", ""), self.auth):
+            await self.app(scope, receive, send)
+            return
+        response = _error(401, LOGIN_REQUIRED, "authentication_error")
+        response.headers["WWW-Authenticate"] = 'Basic realm="rag"'
+        await response(scope, receive, send)
+
+
+def install_mcp(app: FastAPI, rag: RAG, *, auth: tuple[str, str] | None, host: str) -> None:
+    """MCP tools `ask` and `search` at /mcp (`rag.mcp_server`), behind the login."""
+    from starlette.routing import Route
+
+    from .mcp_server import build
+
+    endpoint, running = build(rag, host=host)
+    app.router.routes.append(Route("/mcp", _LoggedIn(endpoint, auth), methods=["GET", "POST", "DELETE"]))
+    outer = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with outer(a) as state, running():
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
 def router(rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> APIRouter:
     slots = threading.BoundedSemaphore(concurrency)  # answers computed at once through these endpoints
 
     def login(request: Request) -> None:
-        if auth is None:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        given = ""
-        if scheme.lower() == "bearer":
-            given = value.strip()
-        elif scheme.lower() == "basic":
-            try:
-                given = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                given = ""
-        if not hmac.compare_digest(given.encode("utf-8", "replace"), f"{auth[0]}:{auth[1]}".encode()):
-            raise HTTPException(401, "login required: send `Authorization: Bearer user:password` or HTTP Basic")
+        if not authorized(request.headers.get("authorization", ""), auth):
+            raise HTTPException(401, LOGIN_REQUIRED)
 
     api = APIRouter(dependencies=[Depends(login)])
 

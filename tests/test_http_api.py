@@ -1,11 +1,13 @@
-"""The HTTP endpoints beside the chat (`rag.http_api`), through real clients against the running
-app with a login: `requests` for the JSON endpoints, the `openai` SDK for the OpenAI-compatible
-ones (plain and streaming). Every citation is checked against the indexed document's text."""
+"""The HTTP endpoints beside the chat (`rag.http_api`, `rag.mcp_server`), through real clients against
+the running app with a login: `requests` for the JSON endpoints, the `openai` SDK for the
+OpenAI-compatible ones (plain and streaming), the `mcp` client SDK for the MCP tools. Every citation
+is checked against the indexed document's text."""
 
 from __future__ import annotations
 
 import shutil
 import sys
+from typing import Any
 
 import pytest
 
@@ -70,7 +72,12 @@ def test_json_ask_and_search_with_the_login(served):
 
 @pytest.mark.parametrize(
     ("path", "body"),
-    [("/api/ask", {"question": QUESTION}), ("/api/search", {"query": "x"}), ("/v1/chat/completions", {"messages": []})],
+    [
+        ("/api/ask", {"question": QUESTION}),
+        ("/api/search", {"query": "x"}),
+        ("/v1/chat/completions", {"messages": []}),
+        ("/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    ],
 )
 def test_every_endpoint_refuses_without_the_login(served, path, body):
     import requests
@@ -120,3 +127,40 @@ def test_the_openai_sdk_gets_the_cited_answer_plain_and_streamed(served):
     assert refused.model_extra["confidence"] == "none" and refused.model_extra["citations"] == []
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=f"{url}/v1", api_key="alice:wrong", max_retries=0).models.list()
+
+
+def test_the_mcp_client_calls_ask_and_search(served):
+    import anyio
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared.exceptions import MCPError
+
+    url, documents = served
+
+    async def session_calls(auth: str | None) -> tuple[list[str], Any, Any, Any]:
+        headers = {"Authorization": f"Bearer {auth}"} if auth else {}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=300) as http,
+            streamable_http_client(f"{url}/mcp", http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            tools = [t.name for t in (await session.list_tools()).tools]
+            answer = await session.call_tool("ask", {"question": QUESTION})
+            refusal = await session.call_tool("ask", {"question": "Quelle est la recette de la tarte Tatin ?"})
+            hits = await session.call_tool("search", {"query": "LeBron James", "k": 2})
+            return tools, answer, refusal, hits
+
+    tools, answer, refusal, hits = anyio.run(session_calls, ":".join(LOGIN))
+    assert {"ask", "search"} <= set(tools)
+    assert not answer.is_error and "2,7 milliards" in answer.content[0].text
+    assert answer.structured_content["answered"] and answer.structured_content["confidence"] == "sure"
+    _check(answer.structured_content["citations"], documents)
+    assert f'"{answer.structured_content["citations"][0]["quote"]}"' in answer.content[0].text  # quoted for the reader
+    assert not refusal.structured_content["answered"] and refusal.structured_content["citations"] == []
+    assert len(hits.structured_content["hits"]) == 2
+    for auth in (None, "alice:wrong"):  # the 401 itself: test_every_endpoint_refuses_without_the_login
+        with pytest.raises(ExceptionGroup) as refused:
+            anyio.run(session_calls, auth)
+        assert refused.group_contains(MCPError)
