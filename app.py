@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import html
+import inspect
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -217,28 +219,47 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
 
-    def ask_api(
-        question: str, k: float = 5, answerer: str = "", history: Any = None, min_support: float | None = None
+    def ask(
+        question: str,
+        k: int = 5,
+        answerer: str = "",
+        history: list[dict[str, Any]] | None = None,
+        min_support: float | None = None,
     ) -> dict[str, Any]:
-        """The answer and its citations as JSON (for gradio_client). `history` is the conversation so
-        far, a list of {"role": "user"|"assistant", "content": ...}; the server keeps no state.
-        `min_support` is the answerability threshold (0-1; default the app's, `$RAG_MIN_SUPPORT`)."""
+        """The answer and its citations as JSON. `history` is the conversation so far, a list of
+        {"role": "user"|"assistant", "content": ...}; the server keeps no state. `answerer` is
+        "extractive", "local" or "openai" (default the app's). `min_support` is the answerability
+        threshold (0-1; default the app's, `$RAG_MIN_SUPPORT`)."""
+        *_, answer = ask_stream(question, k, answerer, history, min_support)
+        return answer["answer"]  # type: ignore[no-any-return]
+
+    def ask_stream(
+        question: str,
+        k: int = 5,
+        answerer: str = "",
+        history: list[dict[str, Any]] | None = None,
+        min_support: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """`ask`, streamed: {"text": the answer so far, "answer": null} as it is written, then
+        {"text": the verified answer, "answer": the answer and its citations as JSON}."""
         if not isinstance(question, str) or not question.strip():
             raise gr.Error("question must be a non-empty string")
-        if answerer and answerer not in ANSWERERS:
-            raise gr.Error(f"unknown answerer {answerer!r}; valid: {', '.join(ANSWERERS)}")
         if history is not None and (
             not isinstance(history, list) or not all(isinstance(t, dict) and "role" in t for t in history)
         ):
             raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."}')
         turns = [{"role": str(t["role"]), "content": message_text(t.get("content", ""))} for t in history or []]
-        question = valid_text(question)
+        options = {"k": int(k), "answerer": answerer or None, "history": turns, "min_support": min_support}
+        text = ""
         try:
-            answer = rag.ask(
-                question[:4000], k=int(k), answerer=answerer or None, history=turns, min_support=min_support
-            )
-            return answer.to_dict()  # type: ignore[no-any-return]
-        except Exception as exc:  # noqa: BLE001
+            with closing(rag.ask_stream(valid_text(question)[:4000], **options)) as stream:
+                for item in stream:
+                    if isinstance(item, str):
+                        text += item
+                        yield {"text": text, "answer": None}
+                    else:
+                        yield {"text": item.text, "answer": item.to_dict()}
+        except Exception as exc:  # noqa: BLE001 - RAG.ask names a bad answerer or threshold
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
 
     def articles() -> tuple[str, Any]:
@@ -343,17 +364,17 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         cancel.click(lambda: gr.update(visible=False), None, confirm_box, api_visibility="private")
         confirm.click(remove, chosen, [removal_status, confirm_box, articles_html, chosen], api_visibility="private")
         demo.load(articles, None, [articles_html, chosen], api_visibility="private")
-        api_q = gr.Textbox(visible=False)
-        api_k = gr.Number(value=5, visible=False)
-        api_answerer = gr.Textbox(value="", visible=False)
-        api_history = gr.JSON(value=[], visible=False)
-        api_min_support = gr.Number(value=rag.config.min_support, visible=False)
-        api_out = gr.JSON(visible=False)
-        gr.Button(visible=False).click(
-            ask_api, [api_q, api_k, api_answerer, api_history, api_min_support], api_out, api_name="ask", **limit
-        )
+        gr.api(_typed(ask), api_name="ask", **limit)
+        gr.api(_typed(ask_stream), api_name="ask_stream", **limit)
     demo.css_for_launch = css  # type: ignore[attr-defined]
     return demo
+
+
+def _typed(fn: Any) -> Any:
+    """`fn` with its annotations evaluated: `gr.api` reads the return type from the signature, where
+    `from __future__ import annotations` leaves a string."""
+    fn.__signature__ = inspect.signature(fn, eval_str=True)
+    return fn
 
 
 def main(argv: list[str] | None = None) -> int:

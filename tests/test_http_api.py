@@ -164,3 +164,25 @@ def test_the_mcp_client_calls_ask_and_search(served):
         with pytest.raises(ExceptionGroup) as refused:
             anyio.run(session_calls, auth)
         assert refused.group_contains(MCPError)
+
+
+def test_gradio_client_streams_the_typed_endpoint(served):
+    from gradio_client import Client
+
+    url, documents = served
+    client = Client(url, auth=LOGIN, verbose=False)
+    job = client.submit(QUESTION, 5, "local", api_name="/ask_stream")
+    updates = list(job)
+    assert len(updates) >= 3 and all(u["answer"] is None for u in updates[:-1])  # the text as it is written
+    assert all(updates[i]["text"].startswith(updates[i - 1]["text"]) for i in range(1, len(updates) - 1))
+    final = updates[-1]["answer"]
+    assert final["answerer"].startswith("llama.cpp:") and final["text"] == updates[-1]["text"]
+    if final["citations"]:
+        _check(final["citations"], documents)
+    plain = client.predict(QUESTION, api_name="/ask")
+    assert plain["answered"] and "2,7 milliards" in plain["text"]
+    _check(plain["citations"], documents)
+    with pytest.raises(Exception, match="question must be a non-empty string"):
+        client.predict("  ", api_name="/ask")
+    with pytest.raises(ValueError, match="(?i)login|auth|401"):
+        Client(url, verbose=False)
