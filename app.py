@@ -1,51 +1,53 @@
 """The Gradio chat app: `python app.py` adds what is new or changed in `sources/` to the index (it
-removes nothing), then serves the chat on 127.0.0.1:7860. Answers stream in, carry [n] markers tied to
-a sources panel that shows each cited passage with the quoted span highlighted, and follow-up questions
-use the conversation. The Articles panel lists, adds and removes articles. Article text is always
-HTML-escaped: it is shown, never executed."""
+removes nothing), then serves the chat on 127.0.0.1:7860, with the HTTP, OpenAI-compatible and MCP
+endpoints beside it (`rag.http_api`). Answers stream in, carry [n] markers that link to a sources
+panel showing each cited passage with the quoted span highlighted, and follow-up questions use the
+conversation, which the browser keeps across reloads. The page is French or English after the
+browser (`rag.app_text`). The Articles panel lists, adds and removes articles. Article text is
+always HTML-escaped: it is shown, never executed."""
 
 from __future__ import annotations
 
 import argparse
 import html
-import inspect
 import os
+import re
 import sys
+import typing
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from rag.app_text import EXAMPLES, TEXTS, UiLang, t, ui_lang
 from rag.ingest.uploads import UPLOAD_TYPES
 from rag.text.followup import message_text
 from rag.text.terms import valid_text
 
 ROOT = Path(__file__).resolve().parent
-EXAMPLES = [
-    "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?",
-    "Combien de chercheurs sont capables de construire des modèles de pointe ?",
-    "Pourquoi la levée de fonds de Databricks sert-elle surtout aux employés ?",
-    "Pour combien Naveen Rao a-t-il vendu MosaicML ?",
-]
+STORAGE_KEY = "rag-conversation"  # the conversation in the browser's localStorage (encrypted by Gradio)
 
 
-def render_sources(answer: Any, min_support: float | None = None) -> str:
+def render_sources(answer: Any, min_support: float | None = None, lang: UiLang = "fr") -> str:
     """The sources panel: cited passages with the quote highlighted, or related passages, and how
-    strongly the sources support an answer against the threshold `min_support`."""
+    strongly the sources support an answer against the threshold `min_support`. A live region
+    under its own heading, so assistive technology announces new sources."""
+    parts = [
+        "<section class='sources' aria-live='polite' aria-labelledby='sources-heading'>"
+        f"<h3 id='sources-heading'>{t(lang, 'sources')}</h3>"
+    ]
     if answer is None:
-        return "<div class='sources'><p>Les passages cités apparaîtront ici.</p></div>"
-    parts = ["<div class='sources'>"]
+        parts.append(f"<p>{t(lang, 'empty_sources')}</p></section>")
+        return "".join(parts)
     if min_support is not None:
-        verdict = "atteint" if answer.support >= min_support else "non atteint"
-        parts.append(
-            f"<p class='meta' id='support'>Appui des sources : {answer.support:.2f} "
-            f"(seuil {min_support:.2f} {verdict})</p>"
-        )
+        verdict = t(lang, "reached" if answer.support >= min_support else "not_reached")
+        support = t(lang, "support", support=answer.support, threshold=min_support, verdict=verdict)
+        parts.append(f"<p class='meta' id='support'>{support}</p>")
     if answer.answered and answer.citations:
         if answer.confidence == "closest":
             parts.append(
-                "<p class='closest-title' id='closest'><b>Passage le plus proche — pas une réponse directe</b> : "
-                "les articles ne disent pas cela directement ; voici ce qui s’en approche le plus.</p>"
+                f"<p class='closest-title' id='closest'><b>{t(lang, 'closest_title')}</b> : "
+                f"{t(lang, 'closest_text')}</p>"
             )
         chunks = {h.chunk.chunk_id: h.chunk for h in answer.passages}
         for c in answer.citations:
@@ -57,28 +59,23 @@ def render_sources(answer: Any, min_support: float | None = None) -> str:
                 before = after = ""
             passage = f"{html.escape(before)}<mark>{html.escape(c.quote)}</mark>{html.escape(after)}"
             parts.append(
-                f"<div class='citation' id='citation-{c.n}'><h4>[{c.n}] {html.escape(c.title)}</h4>"
-                f"<p class='meta'>{_source_link(c.source, c.url)} · caractères {c.start}–{c.end} · "
-                f"score {c.score:.3f}</p><blockquote>{passage}</blockquote></div>"
+                f"<article class='citation' id='citation-{c.n}' tabindex='-1'><h4>[{c.n}] {html.escape(c.title)}</h4>"
+                f"<p class='meta'>{_source_link(c.source, c.url)} · {t(lang, 'characters')} {c.start}–{c.end} · "
+                f"score {c.score:.3f}</p><blockquote>{passage}</blockquote></article>"
             )
         close = answer.close_hits()
         if close:
             parts.append(
-                "<div class='close-call' id='close-call'><p class='close-title'><b>À vérifier aussi</b> : ce "
-                "passage a obtenu un score proche de celui du passage cité, ou plus élevé ; la réponse peut "
-                "s’y trouver.</p>"
+                f"<div class='close-call' id='close-call'><p class='close-title'><b>{t(lang, 'close_title')}</b> : "
+                f"{t(lang, 'close_text')}</p>"
             )
             parts.extend(_passage(h) for h in close)
             parts.append("</div>")
     else:
-        title = (
-            "Aucune phrase de la réponse n’est vérifiée dans ces passages consultés"
-            if answer.answered
-            else "Passages proches — pas une réponse"
-        )
+        title = t(lang, "none_verified" if answer.answered else "related")
         parts.append(f"<p class='related-title'><b>{title}</b></p>")
         parts.extend(_passage(h) for h in answer.passages[:3])
-    parts.append("</div>")
+    parts.append("</section>")
     return "".join(parts)
 
 
@@ -98,28 +95,39 @@ def _source_link(source: str, url: str) -> str:
     return html.escape(source)
 
 
-UNSUPPORTED_NOTE = "⚠ Non vérifié dans les sources"
+MARKER = re.compile(r"\[(\d{1,2})\]")
+MARKER_LINK = re.compile(r"\[\\\[(\d{1,2})\\\]\]\(#citation-\d{1,2}\)")
 
 
-def chat_text(answer: Any) -> str:
-    """The assistant's message: the answer, then any sentence no source supports, marked as such."""
-    lines = [answer.text]
+def chat_text(answer: Any, lang: UiLang = "fr") -> str:
+    """The assistant's message: the answer, each [n] a link to its citation in the sources panel,
+    then any sentence no source supports, marked as such."""
+    cited = {c.n for c in answer.citations}
+    text = MARKER.sub(lambda m: f"[\\[{m[1]}\\]](#citation-{m[1]})" if int(m[1]) in cited else m[0], answer.text)
+    lines = [text]
     for sentence in answer.unsupported:
-        lines.append(f"\n> {UNSUPPORTED_NOTE} : « {sentence} »")
+        lines.append(f"\n> {t(lang, 'unsupported')} : « {sentence} »")
     return "\n".join(lines)
+
+
+def plain_markers(text: str) -> str:
+    """A message with its citation links back to plain [n] markers."""
+    return MARKER_LINK.sub(lambda m: f"[{m[1]}]", text)
 
 
 REMOVED_FOLDER = ".removed"  # under sources/: hidden, so never indexed again, and recoverable
 
 
-def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bool, progress: Any = None) -> str:
+def add_articles(
+    rag: Any, sources: Path, files: list[Any] | None, overwrite: bool, progress: Any = None, lang: UiLang = "fr"
+) -> str:
     """Save uploaded files under `sources` and index them (only them: the other articles stay as
     they are), reporting progress as `progress((done, total), desc=...)`; a report of what
     happened to each file: added, updated, unchanged, or refused and why."""
     from rag.ingest.uploads import save_upload
 
     if not files:
-        return "Choisissez d’abord un ou plusieurs fichiers (.md, .txt, .html, .pdf)."
+        return t(lang, "choose_files")
     lines, saved = [], []
     for f in files:
         path = Path(getattr(f, "name", f))
@@ -132,7 +140,7 @@ def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bo
 
         def report(p: Any) -> None:
             if progress is not None:
-                progress((p.documents, p.total), desc=f"Indexation ({p.embedded} passages calculés)", unit="articles")
+                progress((p.documents, p.total), desc=t(lang, "indexing", n=p.embedded), unit="articles")
 
         stats = rag.index(saved, on_progress=report)
         bad = {s.source: s.reason for s in stats.skipped}
@@ -141,25 +149,31 @@ def add_articles(rag: Any, sources: Path, files: list[Any] | None, overwrite: bo
             name = html.escape(path.name)
             if path.name in bad:
                 path.unlink(missing_ok=True)  # unreadable: not left in sources/ to be skipped forever
-                lines.append(f"- ✗ {name} : illisible ({html.escape(bad[path.name])}), non ajouté")
+                lines.append(f"- ✗ {name} : {t(lang, 'unreadable', reason=html.escape(bad[path.name]))}")
             elif path.name in stats.added_ids:
-                lines.append(f"- ✓ {name} ajouté et indexé")
+                lines.append(f"- ✓ {name} {t(lang, 'added')}")
             elif path.name in stats.changed_ids:
-                lines.append(f"- ✓ {name} mis à jour et réindexé")
+                lines.append(f"- ✓ {name} {t(lang, 'updated')}")
             else:
-                lines.append(f"- ✓ {name} inchangé (déjà indexé tel quel)")
-        lines.append(
-            f"\n{stats.added} ajouté(s), {stats.changed} mis à jour, {refused} refusé(s) ; "
-            f"index : {stats.documents} articles, {stats.chunks} passages."
+                lines.append(f"- ✓ {name} {t(lang, 'unchanged')}")
+        summary = t(
+            lang,
+            "add_summary",
+            added=stats.added,
+            changed=stats.changed,
+            refused=refused,
+            documents=stats.documents,
+            chunks=stats.chunks,
         )
+        lines.append(f"\n{summary}")
     return "\n".join(lines)
 
 
-def remove_articles(rag: Any, sources: Path, doc_ids: list[str]) -> str:
+def remove_articles(rag: Any, sources: Path, doc_ids: list[str], lang: UiLang = "fr") -> str:
     """Remove articles from the index; a file of the sources folder goes to `sources/.removed/`
     (kept, but never indexed again at start-up). A report of what was done."""
     if not doc_ids:
-        return "Choisissez d’abord un ou plusieurs articles."
+        return t(lang, "choose_articles")
     stats = rag.remove(doc_ids)
     folder = sources.resolve()
     lines = []
@@ -170,40 +184,100 @@ def remove_articles(rag: Any, sources: Path, doc_ids: list[str]) -> str:
             target = folder / REMOVED_FOLDER / doc_id
             target.parent.mkdir(parents=True, exist_ok=True)
             path.replace(target)
-            note = f" (fichier déplacé dans {html.escape(REMOVED_FOLDER)}/)"
-        lines.append(f"- ✓ {html.escape(doc_id)} retiré{note}")
-    lines.append(f"\nIndex : {stats.documents} articles, {stats.chunks} passages.")
+            note = f" ({t(lang, 'moved', folder=html.escape(REMOVED_FOLDER))})"
+        lines.append(f"- ✓ {html.escape(doc_id)} {t(lang, 'removed')}{note}")
+    lines.append(f"\n{t(lang, 'index_size', documents=stats.documents, chunks=stats.chunks)}")
     return "\n".join(lines)
 
 
-def render_articles(docs: list[Any]) -> str:
+def render_articles(docs: list[Any], lang: UiLang = "fr") -> str:
     """The indexed articles as a table (HTML-escaped)."""
     if not docs:
-        return "<p>Aucun article indexé.</p>"
+        return f"<p>{t(lang, 'no_articles')}</p>"
     rows = "".join(
         f"<tr><td>{html.escape(d.title)}</td><td><code>{html.escape(d.doc_id)}</code></td>"
         f"<td>{d.lang}</td><td>{d.chunks}</td><td>{html.escape(d.indexed[:16].replace('T', ' '))}</td></tr>"
         for d in docs
     )
+    head = "".join(
+        f"<th scope='col'>{t(lang, k)}</th>" for k in ("col_title", "col_id", "col_lang", "col_chunks", "col_indexed")
+    )
     return (
-        f"<table class='articles' id='articles-table'><caption>{len(docs)} articles indexés</caption>"
-        "<thead><tr><th scope='col'>Titre</th><th scope='col'>Identifiant</th><th scope='col'>Langue</th>"
-        f"<th scope='col'>Passages</th><th scope='col'>Indexé le</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<table class='articles' id='articles-table'><caption>{t(lang, 'articles_caption', n=len(docs))}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     )
 
 
+CSS = """
+:root { --rag-mark-bg: var(--primary-200); --rag-mark-text: var(--neutral-900); --rag-meta: var(--neutral-600);
+        --rag-warn: var(--primary-800); --rag-active: var(--primary-500); }
+.dark { --rag-mark-bg: var(--primary-800); --rag-mark-text: var(--neutral-50); --rag-meta: var(--neutral-300);
+        --rag-warn: var(--primary-300); --rag-active: var(--primary-400); }
+mark { background: var(--rag-mark-bg); color: var(--rag-mark-text); padding: 0 2px; }
+.sources h3 { font-size: 1em; margin: 0 0 .5em; }
+.sources blockquote { font-size: .9em; }
+.meta { color: var(--rag-meta); font-size: .8em; }
+.close-call { border-top: 1px solid var(--border-color-primary); margin-top: 1em; padding-top: .5em; }
+.close-title, .closest-title { font-size: .9em; color: var(--rag-warn); }
+.citation { border-radius: 4px; scroll-margin: 4em; }
+.citation.active { outline: 3px solid var(--rag-active); outline-offset: 2px; }
+.articles { font-size: .85em; width: 100%; }
+.articles caption { text-align: left; font-weight: bold; }
+.articles td, .articles th { padding: 2px 6px; text-align: left; vertical-align: top; }
+"""
+
+# A click on an answer's [n] marker (a link to #citation-n) brings its citation into view and
+# highlights it, instead of following the link.
+JS = """() => {
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href^='#citation-']");
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const target = document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) return;
+    document.querySelectorAll(".citation.active").forEach((el) => el.classList.remove("active"));
+    target.classList.add("active");
+    target.scrollIntoView({ block: "center" });
+    target.focus({ preventScroll: true });
+  }, true);
+}"""
+
+
 def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
+    """The Blocks app; `demo.launch_options` holds the theme, CSS, script and translations to serve
+    it with (`serve`, or `demo.launch(**demo.launch_options)`)."""
     import gradio as gr
 
     from rag.config import ANSWERERS
 
-    def respond(message: str, history: list[dict[str, Any]], k: int, answerer_name: str, min_support: float):  # type: ignore[no-untyped-def]
+    i18n = gr.I18n(**{lang: dict(texts) for lang, texts in TEXTS.items()})
+    empty: dict[str, Any] = {"chat": [], "sources": ""}
+
+    def lang_of(request: gr.Request | None) -> UiLang:
+        return ui_lang(request.headers.get("accept-language") if request is not None else None)
+
+    def plain_history(history: Any) -> list[dict[str, str]]:
+        """The chat's messages as {"role", "content"} strings, citation links back to [n]: only the
+        newest answer links to the sources panel, which shows its citations."""
+        if not isinstance(history, list):
+            return []
+        return [
+            {"role": m["role"], "content": plain_markers(message_text(m.get("content", "")))}
+            for m in history
+            if isinstance(m, dict) and m.get("role") in ("user", "assistant")
+        ]
+
+    def respond(  # type: ignore[no-untyped-def]
+        message: str, history: list[Any], k: int, answerer_name: str, min_support: float, request: gr.Request
+    ):
+        lang = lang_of(request)
         message = valid_text(message or "").strip()
         if not message:
-            raise gr.Error("Écrivez une question. / Type a question.")
-        turns = [{"role": m["role"], "content": message_text(m["content"])} for m in history]
-        shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
-        yield shown, gr.update(), ""
+            raise gr.Error(t(lang, "ask_first"))
+        turns = plain_history(history)
+        shown = turns + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
+        yield shown, gr.update(), "", gr.update()
         try:
             kwargs = {"history": turns, "k": int(k), "answerer": answerer_name, "min_support": float(min_support)}
             text = ""
@@ -212,12 +286,34 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
                     if isinstance(item, str):
                         text += item
                         shown[-1] = {"role": "assistant", "content": text}
-                        yield shown, gr.update(), ""
+                        yield shown, gr.update(), "", gr.update()
                     else:
-                        shown[-1] = {"role": "assistant", "content": chat_text(item)}
-                        yield shown, render_sources(item, float(min_support)), ""
+                        shown[-1] = {"role": "assistant", "content": chat_text(item, lang)}
+                        panel = render_sources(item, float(min_support), lang)
+                        yield shown, panel, "", {"chat": shown, "sources": panel}
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
+
+    def restore(saved: Any, request: gr.Request) -> tuple[Any, ...]:
+        """On page load: the conversation kept in the browser, the examples in the page's language
+        and the articles list."""
+        lang = lang_of(request)
+        saved = saved if isinstance(saved, dict) else empty
+        panel = saved.get("sources") if isinstance(saved.get("sources"), str) else ""
+        chat = saved.get("chat")
+        messages = plain_history(chat)
+        if messages and messages[-1]["role"] == "assistant" and chat[-1].get("role") == "assistant":
+            messages[-1]["content"] = message_text(chat[-1].get("content", ""))  # its links match the panel
+        return (
+            messages,
+            panel or render_sources(None, lang=lang),
+            gr.update(visible=lang == "fr"),
+            gr.update(visible=lang == "en"),
+            *articles(request),
+        )
+
+    def clear(request: gr.Request) -> tuple[Any, ...]:
+        return [], render_sources(None, lang=lang_of(request)), "", empty
 
     def ask(
         question: str,
@@ -245,10 +341,12 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         if not isinstance(question, str) or not question.strip():
             raise gr.Error("question must be a non-empty string")
         if history is not None and (
-            not isinstance(history, list) or not all(isinstance(t, dict) and "role" in t for t in history)
+            not isinstance(history, list) or not all(isinstance(turn, dict) and "role" in turn for turn in history)
         ):
             raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."}')
-        turns = [{"role": str(t["role"]), "content": message_text(t.get("content", ""))} for t in history or []]
+        turns = [
+            {"role": str(turn["role"]), "content": message_text(turn.get("content", ""))} for turn in history or []
+        ]
         options = {"k": int(k), "answerer": answerer or None, "history": turns, "min_support": min_support}
         text = ""
         try:
@@ -262,62 +360,61 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         except Exception as exc:  # noqa: BLE001 - RAG.ask names a bad answerer or threshold
             raise gr.Error(f"{type(exc).__name__}: {exc}") from None
 
-    def articles() -> tuple[str, Any]:
+    def articles(request: gr.Request) -> tuple[str, Any]:
         try:
             docs = rag.documents()
         except Exception as exc:  # noqa: BLE001 - a damaged index: said here, and by every answer
             return f"<p class='meta'>✗ {html.escape(f'{type(exc).__name__}: {exc}')}</p>", gr.update(choices=[])
         choices = [(f"{d.title} ({d.doc_id})", d.doc_id) for d in docs]
-        return render_articles(docs), gr.update(choices=choices, value=[])
+        return render_articles(docs, lang_of(request)), gr.update(choices=choices, value=[])
 
-    def upload(files: list[Any] | None, overwrite: bool, progress=gr.Progress()):  # type: ignore[no-untyped-def]  # noqa: B008
+    def upload(files: list[Any] | None, overwrite: bool, request: gr.Request, progress=gr.Progress()):  # type: ignore[no-untyped-def]  # noqa: B008
         try:
-            report = add_articles(rag, sources, files, overwrite, progress)
+            report = add_articles(rag, sources, files, overwrite, progress, lang_of(request))
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             report = f"✗ {html.escape(f'{type(exc).__name__}: {exc}')}"
-        return report, None, *articles()
+        return report, None, *articles(request)
 
-    def ask_removal(ids: list[str] | None) -> tuple[str, Any]:
+    def ask_removal(ids: list[str] | None, request: gr.Request) -> tuple[str, Any]:
+        lang = lang_of(request)
         if not ids:
-            return "Choisissez d’abord un ou plusieurs articles.", gr.update(visible=False)
+            return t(lang, "choose_articles"), gr.update(visible=False)
         names = ", ".join(html.escape(i) for i in ids)
-        return f"Retirer {len(ids)} article(s) de l’index : {names} ?", gr.update(visible=True)
+        return t(lang, "confirm_remove", n=len(ids), names=names), gr.update(visible=True)
 
-    def remove(ids: list[str] | None) -> tuple[str, Any, str, Any]:
+    def remove(ids: list[str] | None, request: gr.Request) -> tuple[str, Any, str, Any]:
         try:
-            report = remove_articles(rag, sources, list(ids or []))
+            report = remove_articles(rag, sources, list(ids or []), lang_of(request))
         except Exception as exc:  # noqa: BLE001
             report = f"✗ {html.escape(f'{type(exc).__name__}: {exc}')}"
-        return report, gr.update(visible=False), *articles()
+        return report, gr.update(visible=False), *articles(request)
 
-    css = (
-        "mark{background:#ffe066;padding:0 2px} .sources blockquote{font-size:.9em} .meta{color:#666;font-size:.8em}"
-        " .close-call{border-top:1px solid #ccc;margin-top:1em;padding-top:.5em}"
-        " .close-title{font-size:.9em;color:#8a5a00} .closest-title{font-size:.9em;color:#8a5a00}"
-        " .articles{font-size:.85em;width:100%} .articles caption{text-align:left;font-weight:bold}"
-        " .articles td,.articles th{padding:2px 6px;text-align:left;vertical-align:top}"
-    )
-    with gr.Blocks(title="Questions sur vos articles") as demo:
-        gr.Markdown("## Questions sur vos articles\nChaque réponse cite le passage exact d’où elle vient.")
+    for fn in (respond, restore, clear, articles, upload, ask_removal, remove, ask, ask_stream):
+        _resolve(fn, gr)
+    with gr.Blocks(title="Ask your articles · Questions sur vos articles") as demo:
+        gr.Markdown(i18n("heading"))
+        saved = gr.BrowserState(empty, storage_key=STORAGE_KEY)
         with gr.Row():
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Conversation", height=480)
-                box = gr.Textbox(label="Votre question", placeholder="Posez une question sur les articles…")
+                chat = gr.Chatbot(label=i18n("conversation"), height=480, elem_id="chat", buttons=["copy", "copy_all"])
+                box = gr.Textbox(label=i18n("question"), placeholder=i18n("placeholder"), elem_id="question")
                 with gr.Row():
-                    send = gr.Button("Envoyer", variant="primary", elem_id="send")
-                    stop = gr.Button("Arrêter", variant="stop", elem_id="stop")
-                    clear = gr.Button("Effacer la conversation", elem_id="clear")
-                gr.Examples(EXAMPLES, inputs=box)
+                    send = gr.Button(i18n("send"), variant="primary", elem_id="send")
+                    stop = gr.Button(i18n("stop"), variant="stop", elem_id="stop")
+                    clear_button = gr.Button(i18n("clear"), elem_id="clear")
+                with gr.Column(visible=False, elem_id="examples-fr") as examples_fr:
+                    gr.Examples(EXAMPLES["fr"], inputs=box, label=i18n("examples"))
+                with gr.Column(visible=False, elem_id="examples-en") as examples_en:
+                    gr.Examples(EXAMPLES["en"], inputs=box, label=i18n("examples"))
             with gr.Column(scale=2):
-                sources_html = gr.HTML(render_sources(None), label="Sources", elem_id="sources")
-                with gr.Accordion("Réglages", open=False):
-                    k = gr.Slider(1, 10, value=rag.config.k, step=1, label="Passages lus (k)")
+                sources_html = gr.HTML(render_sources(None), elem_id="sources")
+                with gr.Accordion(i18n("settings"), open=False, elem_id="settings"):
+                    k = gr.Slider(1, 10, value=rag.config.k, step=1, label=i18n("k"))
                     answerer = gr.Dropdown(
                         list(ANSWERERS),
                         value=rag.config.answerer,
-                        label="Rédaction de la réponse",
-                        info="extractive : cite les phrases exactes (recommandé) ; local : Gemma 3 270M ; "
-                        "openai : serveur compatible OpenAI",
+                        label=i18n("answerer"),
+                        info=i18n("answerer_info"),
                         elem_id="answerer",
                     )
                     min_support = gr.Slider(
@@ -325,56 +422,62 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
                         1,
                         value=rag.config.min_support,
                         step=0.01,
-                        label="Appui exigé pour répondre",
-                        info="Plus haut : refuse plus souvent quand les articles ne disent pas la réponse, mais "
-                        "répond moins souvent (BENCHMARKS.md, « Questions the sources almost answer »)",
+                        label=i18n("min_support"),
+                        info=i18n("min_support_info"),
                         elem_id="min-support",
                     )
-                with gr.Accordion("Articles", open=False, elem_id="articles-panel"):
+                with gr.Accordion(i18n("articles"), open=False, elem_id="articles-panel"):
                     articles_html = gr.HTML(elem_id="articles")
                     files = gr.File(
-                        label=f"Ajouter : fichiers {', '.join(UPLOAD_TYPES)} (10 Mo max. chacun)",
+                        label=i18n("upload"),
                         file_count="multiple",
                         file_types=list(UPLOAD_TYPES),
                         elem_id="upload",
                     )
-                    overwrite = gr.Checkbox(label="Remplacer les fichiers existants", value=False)
-                    add = gr.Button("Ajouter", elem_id="add")
+                    overwrite = gr.Checkbox(label=i18n("overwrite"), value=False)
+                    add = gr.Button(i18n("add"), elem_id="add")
                     status = gr.Markdown(elem_id="upload-status")
-                    chosen = gr.Dropdown([], multiselect=True, label="Retirer des articles", elem_id="remove-choice")
-                    ask_remove = gr.Button("Retirer…", elem_id="remove", variant="stop")
+                    chosen = gr.Dropdown([], multiselect=True, label=i18n("remove_choice"), elem_id="remove-choice")
+                    ask_remove = gr.Button(i18n("remove"), elem_id="remove", variant="stop")
                     with gr.Group(visible=False, elem_id="remove-confirm") as confirm_box:
                         confirm_text = gr.Markdown(elem_id="remove-question")
                         with gr.Row():
-                            confirm = gr.Button("Confirmer le retrait", elem_id="remove-yes", variant="stop")
-                            cancel = gr.Button("Annuler", elem_id="remove-no")
+                            confirm = gr.Button(i18n("remove_yes"), elem_id="remove-yes", variant="stop")
+                            cancel = gr.Button(i18n("remove_no"), elem_id="remove-no")
                     removal_status = gr.Markdown(elem_id="remove-status")
         inputs = [box, chat, k, answerer, min_support]
+        outputs = [chat, sources_html, box, saved]
         # One pool of answer slots shared by the chat and the API: Gradio's default (one at a time
         # per event) made 16 users queue behind each other; models hold their own locks.
         limit = {"concurrency_limit": concurrency, "concurrency_id": "answer"}
         asked = [
-            send.click(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit),
-            box.submit(respond, inputs, [chat, sources_html, box], api_visibility="private", **limit),
+            send.click(respond, inputs, outputs, api_visibility="private", **limit),
+            box.submit(respond, inputs, outputs, api_visibility="private", **limit),
         ]
         stop.click(None, None, None, cancels=asked, api_visibility="private")
-        clear.click(lambda: ([], render_sources(None), ""), None, [chat, sources_html, box], api_visibility="private")
+        clear_button.click(clear, None, outputs, api_visibility="private")
+        chat.clear(clear, None, outputs, api_visibility="private")  # the chat's own bin button
         add.click(upload, [files, overwrite], [status, files, articles_html, chosen], api_visibility="private")
         ask_remove.click(ask_removal, chosen, [confirm_text, confirm_box], api_visibility="private")
         cancel.click(lambda: gr.update(visible=False), None, confirm_box, api_visibility="private")
         confirm.click(remove, chosen, [removal_status, confirm_box, articles_html, chosen], api_visibility="private")
-        demo.load(articles, None, [articles_html, chosen], api_visibility="private")
-        gr.api(_typed(ask), api_name="ask", **limit)
-        gr.api(_typed(ask_stream), api_name="ask_stream", **limit)
-    demo.css_for_launch = css  # type: ignore[attr-defined]
+        demo.load(
+            restore,
+            saved,
+            [chat, sources_html, examples_fr, examples_en, articles_html, chosen],
+            api_visibility="private",
+        )
+        gr.api(ask, api_name="ask", **limit)
+        gr.api(ask_stream, api_name="ask_stream", **limit)
+    theme = gr.themes.Default()
+    demo.launch_options = {"css": CSS, "js": JS, "theme": theme, "i18n": i18n}  # type: ignore[attr-defined]
     return demo
 
 
-def _typed(fn: Any) -> Any:
-    """`fn` with its annotations evaluated: `gr.api` reads the return type from the signature, where
-    `from __future__ import annotations` leaves a string."""
-    fn.__signature__ = inspect.signature(fn, eval_str=True)
-    return fn
+def _resolve(fn: Any, gr: Any) -> None:
+    """Evaluate `fn`'s annotations (strings under `from __future__ import annotations`), so Gradio
+    sees its `gr.Request` parameter and `gr.api` its types."""
+    fn.__annotations__ = typing.get_type_hints(fn, localns={"gr": gr})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -436,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = build_app(rag, Path(args.sources), concurrency=args.concurrency)
     if args.share:  # Gradio's own server, for its share link: the chat and its /ask API only
         print("note: with --share, /api and /v1 are not served (start without it for them)", file=sys.stderr)
-        demo.launch(server_name=args.host, server_port=args.port, share=True, auth=auth, css=demo.css_for_launch)
+        demo.launch(server_name=args.host, server_port=args.port, share=True, auth=auth, **demo.launch_options)
         return 0
     serve(demo, rag, host=args.host, port=args.port, auth=auth, concurrency=args.concurrency)
     return 0
@@ -453,7 +556,7 @@ def serve(demo: Any, rag: Any, *, host: str, port: int, auth: tuple[str, str] | 
 
     server = FastAPI(title="Ask your articles", docs_url="/api/docs", redoc_url=None)
     install(server, rag, auth=auth, concurrency=concurrency, host=host)
-    gr.mount_gradio_app(server, demo, path="/", auth=auth, css=demo.css_for_launch)
+    gr.mount_gradio_app(server, demo, path="/", auth=auth, **demo.launch_options)
     shown = f"[{host}]" if ":" in host else host
     print(
         f"serving on http://{shown}:{port} (chat), /api/ask, /api/search, /v1/chat/completions, /mcp", file=sys.stderr

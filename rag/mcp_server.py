@@ -10,6 +10,7 @@ into the documents) as structured content; `search` returns the passages. Mounte
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -93,6 +94,7 @@ def build(
         allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
         allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
     )
+    logging.getLogger("mcp").setLevel(logging.WARNING)  # not a line per session on the console
     server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security, host=host)
     manager = server.session_manager
 

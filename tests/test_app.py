@@ -4,6 +4,7 @@ gradio_client over HTTP on loopback."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 
@@ -50,17 +51,31 @@ def app_url(app):
 
 
 @pytest.fixture
-def page(tmp_path):
+def browser():
+    """A function opening a page in Chromium with a browser language and colour scheme."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1300, "height": 900})
-        dialogs: list[str] = []
-        pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        pg.dialogs = dialogs  # type: ignore[attr-defined]
-        yield pg
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+        def open_page(locale: str = "fr-FR", color_scheme: str = "light"):  # type: ignore[no-untyped-def]
+            context = chromium.new_context(
+                locale=locale, color_scheme=color_scheme, viewport={"width": 1300, "height": 900}
+            )
+            pg = context.new_page()
+            dialogs: list[str] = []
+            pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            pg.dialogs = dialogs  # type: ignore[attr-defined]
+            return pg
+
+        yield open_page
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a French browser (the tests read the French labels)."""
+    return browser()
 
 
 def _marked(page) -> str:
@@ -83,6 +98,13 @@ def test_browser_question_shows_marker_and_highlighted_quote(app_url, page, tmp_
     assert "2,7 milliards" in _marked(page)
     bubbles = page.locator("[data-testid='bot']")
     assert "[1]" in bubbles.last.inner_text()
+    # Assistive technology: the panel is a live region under its own heading, and no heading level
+    # is skipped on the page (h2 title, h3 panel, h4 passages).
+    panel = page.locator("#sources section")
+    assert panel.get_attribute("aria-live") == "polite"
+    assert panel.get_attribute("aria-labelledby") == "sources-heading"
+    levels = page.evaluate("[...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1])")
+    assert levels and all(b - a <= 1 for a, b in zip([1, *levels], levels, strict=False)), levels
     page.screenshot(path=str(tmp_path / "answer.png"))
 
 
@@ -355,6 +377,124 @@ def test_the_stop_button_stops_a_running_answer(app_url, page):
     page.get_by_label("Votre question").fill("Qui est Naveen Rao ?")
     page.locator("#send").click()
     page.locator("#sources .citation").first.wait_for(timeout=120_000)
+
+
+def test_the_page_follows_the_browser_language(app_url, browser):
+    """Every string of ours in English for an English browser, in French for a French one: labels,
+    examples, and what the server renders (the sources panel)."""
+    from playwright.sync_api import expect
+
+    en = browser("en-US")
+    en.goto(app_url)
+    expect(en.locator("#send")).to_have_text("Send")
+    expect(en.locator("#examples-en")).to_be_visible()
+    en.get_by_label("Your question").fill("How much did Google pay to bring back Noam Shazeer?")
+    en.locator("#send").click()
+    en.locator("#sources mark").first.wait_for(timeout=120_000)
+    shown = en.locator("body").inner_text()
+    for english in ("Ask your articles", "New conversation", "Stop", "Settings", "Examples", "Articles"):
+        assert english in shown, english
+    for english in ("How many researchers can build frontier models?", "Support from the sources", "characters"):
+        assert english in shown, english
+    for french in ("Envoyer", "Arrêter", "Réglages", "Exemples", "caractères", "Appui des sources", "Nouvelle"):
+        assert french not in shown, french
+
+    fr = browser("fr-FR")
+    fr.goto(app_url)
+    expect(fr.locator("#send")).to_have_text("Envoyer")
+    expect(fr.locator("#examples-fr")).to_be_visible()  # shown by the page's load event
+    shown = fr.locator("body").inner_text()
+    for french in ("Questions sur vos articles", "Nouvelle conversation", "Réglages", "Exemples", "apparaîtront"):
+        assert french in shown, french
+    for english in ("Ask your articles", "New conversation", "Examples", "How many researchers"):
+        assert english not in shown, english
+
+
+def test_a_marker_click_brings_up_and_highlights_its_citation(app_url, page):
+    from playwright.sync_api import expect
+
+    _ask(page, app_url, "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?")
+    _marked(page)
+    links = page.locator("[data-testid='bot'] a[href^='#citation-']")
+    assert links.count() >= 1
+    link = links.nth(links.count() - 1)
+    target = page.locator(link.get_attribute("href") or "")
+    assert page.locator(".citation.active").count() == 0
+    link.click()
+    expect(target).to_have_class(re.compile(r"\bactive\b"))
+    assert page.locator(".citation.active").count() == 1 and page.url.rstrip("/") == app_url.rstrip("/")
+    assert target.evaluate("e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight }")
+
+
+CONTRAST = """(selector) => {
+  // WCAG contrast of an element's text against what is behind it, from the computed colours
+  // (any CSS colour syntax, read back through a canvas).
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 1;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  const rgba = (c) => { ctx.clearRect(0, 0, 1, 1); ctx.fillStyle = "#000"; ctx.fillStyle = c; ctx.fillRect(0, 0, 1, 1);
+    const d = ctx.getImageData(0, 0, 1, 1).data; return [d[0], d[1], d[2], d[3] / 255]; };
+  const el = document.querySelector(selector);
+  if (!el) return null;
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) {
+    const b = rgba(getComputedStyle(e).backgroundColor);
+    if (b[3] > 0) { layers.push(b); if (b[3] >= 1) break; }
+  }
+  let bg = [255, 255, 255];
+  for (const b of layers.reverse()) bg = [0, 1, 2].map((i) => b[i] * b[3] + bg[i] * (1 - b[3]));
+  const fg = rgba(getComputedStyle(el).color);
+  const text = [0, 1, 2].map((i) => fg[i] * fg[3] + bg[i] * (1 - fg[3]));
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = (c) => { const [r, g, b] = c.map(channel); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const [a, b] = [lum(text), lum(bg)];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_text_has_contrast_4_5_in_light_and_dark_themes(app_url, browser, scheme):
+    """The highlighted quote, the meta line, the close-call and closest-passage titles and body text,
+    measured from the page's computed colours with the system's theme light or dark."""
+    page = browser("fr-FR", scheme)
+    _ask(page, app_url, "Combien Databricks a-t-il levé ?")  # a close call
+    page.locator("#close-call").wait_for(timeout=120_000)
+    assert page.evaluate("document.body.classList.contains('dark')") == (scheme == "dark")
+    ratios = {
+        selector: page.evaluate(CONTRAST, selector)
+        for selector in ("#sources mark", "#sources .meta", "#close-call .close-title", "#sources blockquote")
+    }
+    ratios["bot"] = page.evaluate(CONTRAST, "[data-testid='bot'] p")
+    ratios["heading"] = page.evaluate(CONTRAST, "#sources h4")
+
+    page.get_by_text("Réglages").click()  # a low threshold: a question the articles only come close to
+    number = page.locator("#min-support input[type=number]")
+    _set_until_shown(page, lambda: (number.fill("0.1"), number.blur()), "#min-support input[type=range]", "0.1")
+    page.get_by_label("Votre question").fill("Quel salaire touche Naveen Rao ?")
+    page.locator("#send").click()
+    page.locator("#closest").wait_for(timeout=120_000)
+    ratios["#closest"] = page.evaluate(CONTRAST, "#closest")
+    assert all(r is not None and r >= 4.5 for r in ratios.values()), ratios
+
+
+def test_the_conversation_survives_a_reload(app_url, page):
+    from playwright.sync_api import expect
+
+    question = "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"
+    _ask(page, app_url, question)
+    marked = _marked(page)
+    page.reload()
+    expect(page.locator("[data-testid='user']").last).to_contain_text(question, timeout=30_000)
+    expect(page.locator("[data-testid='bot']").last).to_contain_text("2,7 milliards")
+    assert _marked(page) == marked
+    page.locator("[data-testid='bot'] a[href^='#citation-']").first.click()  # still linked to the panel
+    assert page.locator(".citation.active").count() == 1
+    page.locator("#clear").click()
+    expect(page.locator("[data-testid='bot']")).to_have_count(0)
+    page.reload()
+    page.locator("#send").wait_for()
+    page.wait_for_timeout(2000)  # the restore on load has run
+    assert page.locator("[data-testid='bot']").count() == 0 and page.locator("#sources mark").count() == 0
 
 
 def test_unsupported_sentences_are_marked_in_the_chat_message():
