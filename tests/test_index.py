@@ -265,6 +265,43 @@ def test_adding_a_file_keeps_the_folder_and_remove_touches_only_its_document(tmp
     assert all(h.chunk.doc_id != "castors.md" for h in rag.search("castors barrages", k=10))
 
 
+def test_an_update_reuses_the_stored_terms_and_ranks_as_a_fresh_build(tmp_path, embedder, sources_copy):
+    """Each version keeps its passages' BM25 terms, so adding a document stems only that document;
+    the result ranks exactly as a build of everything at once, and a version written without terms
+    (an older index) is still updated correctly."""
+    from rag.storage.lexical import TERMS_FILES, passage_terms
+    from rag.text.chunking import retrieval_text
+
+    extra = tmp_path / "castors.md"
+    extra.write_text("# Castors\n\nLes castors du Canada construisent des barrages de 850 mètres.", encoding="utf-8")
+    fresh = RAG(tmp_path / "fresh", embedder=embedder)
+    fresh.index([sources_copy, extra])
+    queries = ["castors barrages", "Noam Shazeer Character.AI", "salaires des chercheurs en IA"]
+    expected = {q: [h.chunk.chunk_id for h in fresh.search(q, k=8, mode="lexical")] for q in queries}
+
+    for legacy in (False, True):
+        rag = RAG(tmp_path / f"updated-{legacy}", embedder=embedder)
+        rag.index([sources_copy])
+        if legacy:  # the same version rewritten without its terms, as before they were kept
+            idx = rag.current()
+            idx.terms = None
+            for name in TERMS_FILES:
+                (idx.folder / name).unlink()
+            index_io.save(rag.index_dir, idx)
+            assert not (rag.current().folder / TERMS_FILES[0]).exists()
+        else:
+            assert (rag.current().folder / TERMS_FILES[0]).exists()
+        rag.index([extra])
+        idx = rag.current()
+        stored = idx.passage_terms()
+        assert stored == [
+            passage_terms(retrieval_text(c.title, c.text, rag.config.title_in_chunks), idx.documents[c.doc_id].lang)
+            for c in idx.chunks
+        ]
+        for q in queries:
+            assert [h.chunk.chunk_id for h in rag.search(q, k=8, mode="lexical")] == expected[q], (legacy, q)
+
+
 def test_add_texts_then_ask_cites_the_added_text(tmp_path, embedder, sources_copy):
     rag = reconfigured(RAG(tmp_path / "idx", embedder=embedder), rerank=False)
     rag.index([sources_copy])

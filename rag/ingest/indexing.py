@@ -221,7 +221,10 @@ def _commit(
     if old:
         for row, c in enumerate(old.chunks):
             old_rows.setdefault(c.doc_id, []).append(row)
+    old_terms = old.passage_terms() if old else None  # unchanged passages are not stemmed again
+    with_title = config.title_in_chunks
     chunks: list[Chunk] = []
+    terms: list[list[str]] = []
     blocks: list[np.ndarray] = []
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     indexed: dict[str, str] = {}
@@ -230,18 +233,26 @@ def _commit(
         if old and old.manifest.documents.get(doc_id) == h:
             indexed[doc_id] = old.manifest.indexed.get(doc_id, old.manifest.created)
             rows = old_rows.get(doc_id, [])
-            chunks.extend(old.chunks[r] for r in rows)
+            doc_chunks = [old.chunks[r] for r in rows]
             blocks.append(old.vectors[rows] if rows else np.zeros((0, dim), np.float32))
+            kept = old_terms is not None
         else:
             indexed[doc_id] = now
             doc_chunks, vectors = stage.get(h)
-            chunks.extend(doc_chunks)
             blocks.append(vectors)
+            kept = False
+        if kept and old_terms is not None:
+            terms.extend(old_terms[r] for r in rows)
+        else:
+            lang = docs[doc_id].lang
+            terms.extend(passage_terms(retrieval_text(c.title, c.text, with_title), lang) for c in doc_chunks)
+        chunks.extend(doc_chunks)
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
-    if vectors.shape[0] != len(chunks):
-        raise RagError(f"internal error: {vectors.shape[0]} vectors for {len(chunks)} chunks; index unchanged")
-    with_title = config.title_in_chunks
-    terms = [passage_terms(retrieval_text(c.title, c.text, with_title), docs[c.doc_id].lang) for c in chunks]
+    if not vectors.shape[0] == len(chunks) == len(terms):
+        raise RagError(
+            f"internal error: {vectors.shape[0]} vectors and {len(terms)} term lists for {len(chunks)} chunks; "
+            "index unchanged"
+        )
     lexical = LexicalIndex.build(terms)
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -267,7 +278,7 @@ def _commit(
         )
     else:
         store = VectorStore.build(vectors, kind=store_kind)
-    new = index_io.Index(manifest, docs, chunks, vectors, store, lexical)
+    new = index_io.Index(manifest, docs, chunks, vectors, store, lexical, terms=terms)
     try:
         return index_io.save(root, new)
     except BaseException:

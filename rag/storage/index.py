@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import IndexCorruptError, IndexNotFoundError, RagError
 from ..records import Chunk, Document
 from .faiss_store import VectorStore
-from .lexical import LexicalIndex
+from .lexical import TERMS_FILES, LexicalIndex, load_terms, save_terms
 from .manifest import REBUILD_HINT, Manifest, file_digest
 from .milvus import MilvusStore
 
@@ -43,6 +43,15 @@ class Index:
     store: VectorStore | MilvusStore
     lexical: LexicalIndex
     version: str = ""
+    terms: list[list[str]] | None = None  # each passage's BM25 terms, kept for the next update
+    folder: Path | None = None
+
+    def passage_terms(self) -> list[list[str]] | None:
+        """Each passage's BM25 terms as this version stored them (read on demand: only an update
+        needs them); None for a version written without them."""
+        if self.terms is None and self.folder is not None:
+            self.terms = load_terms(self.folder, len(self.chunks))
+        return self.terms
 
 
 def current_version(root: Path) -> str | None:
@@ -114,7 +123,7 @@ def load(root: Path, *, verify: bool = True, milvus_token: str = "") -> Index:
             f"index {folder} is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
             f"{store.size} in the vector store, manifest says {manifest.chunks}); {REBUILD_HINT}"
         )
-    return Index(manifest, documents, chunks, vectors, store, lexical, version)
+    return Index(manifest, documents, chunks, vectors, store, lexical, version, folder=folder)
 
 
 def save(root: Path, index: Index) -> str:
@@ -140,7 +149,11 @@ def save(root: Path, index: Index) -> str:
         index.store.save(tmp / index.store.file_name)
         (tmp / "bm25").mkdir()
         index.lexical.save(tmp / "bm25")
-        files = {name: file_digest(tmp / name) for name in (*_DATA_FILES, index.store.file_name)}
+        data_files = [*_DATA_FILES, index.store.file_name]
+        if index.terms is not None:
+            save_terms(tmp, index.terms)
+            data_files += TERMS_FILES
+        files = {name: file_digest(tmp / name) for name in data_files}
         for p in sorted((tmp / "bm25").iterdir()):
             files[f"bm25/{p.name}"] = file_digest(p)
         manifest = replace(index.manifest, files=files, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -154,7 +167,7 @@ def save(root: Path, index: Index) -> str:
             f"could not write the index in {root} ({exc.strerror or exc}); the previous index is unchanged. "
             "Free some disk space or choose another --index folder."
         ) from exc
-    index.manifest, index.version = manifest, version
+    index.manifest, index.version, index.folder = manifest, version, root / version
     _prune(root, keep={version, *_previous(root, version)}, store=index.store)
     return version
 

@@ -20,6 +20,36 @@ def passage_terms(text: str, lang: Lang) -> list[str]:
     return [sys.intern(t) for t in stems(text, lang)]
 
 
+TERMS_FILES = ("terms.txt", "terms-ids.npy", "terms-offsets.npy")
+
+
+def save_terms(folder: Path, terms: Sequence[list[str]]) -> None:
+    """Each passage's BM25 terms, so an update re-reads them instead of stemming every passage
+    again: the vocabulary (one term a line), the term ids end to end, and where each passage's begin."""
+    vocab: dict[str, int] = {}
+    ids = np.fromiter((vocab.setdefault(t, len(vocab)) for ts in terms for t in ts), dtype=np.int32)
+    offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum([len(ts) for ts in terms], out=offsets[1:])
+    (folder / TERMS_FILES[0]).write_text("".join(f"{t}\n" for t in vocab), encoding="utf-8")
+    np.save(folder / TERMS_FILES[1], ids, allow_pickle=False)
+    np.save(folder / TERMS_FILES[2], offsets, allow_pickle=False)
+
+
+def load_terms(folder: Path, size: int) -> list[list[str]] | None:
+    """The terms `save_terms` wrote for `size` passages; None when the version has none (an index
+    written before they were kept) or they do not match."""
+    try:
+        vocab = [sys.intern(t) for t in (folder / TERMS_FILES[0]).read_text(encoding="utf-8").split("\n")[:-1]]
+        ids = np.load(folder / TERMS_FILES[1], allow_pickle=False)
+        offsets = np.load(folder / TERMS_FILES[2], allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if len(offsets) != size + 1 or (len(ids) and int(ids.max()) >= len(vocab)) or int(offsets[-1]) != len(ids):
+        return None
+    words = np.array(vocab, dtype=object)[ids].tolist() if len(ids) else []
+    return [words[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
+
+
 class LexicalIndex:
     """BM25 scores for a fixed list of passages (row i is passage i)."""
 

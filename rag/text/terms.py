@@ -57,6 +57,13 @@ def fold_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=1 << 18)
+def _folded(word: str) -> str:
+    """`fold_accents` of one word, remembered: natural text repeats its words (Zipf), and folding
+    was most of the time spent re-reading an index's passages (benchmarks/local_growth.py)."""
+    return fold_accents(word)
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words with French elisions removed (apostrophes normalised first)."""
     text = _ELISION_RE.sub(" ", normalize_apostrophes(text).lower())
@@ -78,7 +85,7 @@ def stems(text: str, lang: Lang) -> list[str]:
     stop = FR_STOP if lang == "fr" else EN_STOP
     ws = [w for w in words(text) if w not in stop]
     stemmed = _stemmer(lang).stemWords(ws)
-    return [fold_accents(s) for s in stemmed]
+    return [_folded(s) for s in stemmed]
 
 
 def query_terms(text: str, lang: Lang) -> list[tuple[str, ...]]:
@@ -91,7 +98,7 @@ def query_terms(text: str, lang: Lang) -> list[tuple[str, ...]]:
     secondary = _stemmer(other).stemWords(ws)
     groups: dict[tuple[str, ...], None] = {}
     for w, p, s in zip(ws, primary, secondary, strict=True):
-        variants = (fold_accents(p),) if w in FR_STOP or w in EN_STOP else (fold_accents(p), fold_accents(s))
+        variants = (_folded(p),) if w in FR_STOP or w in EN_STOP else (_folded(p), _folded(s))
         groups[tuple(dict.fromkeys(variants))] = None
     return list(groups)
 
