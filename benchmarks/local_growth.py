@@ -109,11 +109,12 @@ def grown(base: index_io.Index, n: int, config: Config) -> index_io.Index:
         if copy > n:  # no document fits the remainder
             break
     vectors = base.vectors[np.array(rows)]
-    lexical = LexicalIndex.build([base_terms[r] for r in rows])
+    lexical = LexicalIndex.build([base_terms[r] for r in rows])  # as `rag index` would have built it
     manifest = type(base.manifest)(
         **{**base.manifest.__dict__, "documents": hashes, "chunks": len(chunks), "indexed": indexed, "files": {}}
     )
-    return index_io.Index(manifest, documents, chunks, vectors, VectorStore.build(vectors, kind="flat"), lexical)
+    store = VectorStore.build(vectors, kind="flat")
+    return index_io.Index(manifest, documents, chunks, vectors, store, lexical, terms=[base_terms[r] for r in rows])
 
 
 def peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
