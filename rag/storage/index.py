@@ -103,7 +103,9 @@ def load(root: Path, *, verify: bool = True, milvus_token: str = "") -> Index:
             chunk_id, doc_id, start, end = json.loads(line)
             doc = documents[doc_id]
             chunks.append(Chunk(chunk_id, doc_id, doc.title, doc.text[start:end], start, end))
-        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        # Memory-mapped: searches read a few rows (scores of passages only BM25 found), updates
+        # copy them; a serving process does not hold a second copy of what the vector store has.
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode="r")
         store: VectorStore | MilvusStore
         if manifest.store == "milvus":
             store = MilvusStore.load(
