@@ -63,7 +63,7 @@ def rerank_pool(
     the hybrid order when that union has fewer than `k`.
 
     subtle: not the hybrid top n: a union keeps what each side finds best, which holds the answer
-    more often with fewer candidates (BENCHMARKS.md, "Fitted retrieval constants").
+    more often with fewer candidates (docs/calibration.md, "Fitted retrieval constants").
 
     Raises:
         ValueError: k < 1.
