@@ -72,9 +72,11 @@ class ChatRequest(BaseModel):
 def install(
     app: FastAPI, rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2, host: str = "127.0.0.1"
 ) -> None:
-    """Add the endpoints, and the MCP tools at /mcp, to `app` (the one the Gradio app is mounted on)."""
-    app.include_router(router(rag, auth=auth, concurrency=concurrency))
-    install_mcp(app, rag, auth=auth, host=host)
+    """Add the endpoints, and the MCP tools at /mcp, to `app` (the one the Gradio app is mounted on).
+    They share `concurrency` answer slots."""
+    slots = threading.BoundedSemaphore(concurrency)
+    app.include_router(router(rag, auth=auth, slots=slots))
+    install_mcp(app, rag, auth=auth, host=host, slots=slots)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -129,13 +131,13 @@ class _LoggedIn:
         await response(scope, receive, send)
 
 
-def install_mcp(app: FastAPI, rag: RAG, *, auth: tuple[str, str] | None, host: str) -> None:
+def install_mcp(app: FastAPI, rag: RAG, *, auth: tuple[str, str] | None, host: str, slots: threading.Semaphore) -> None:
     """MCP tools `ask` and `search` at /mcp (`rag.mcp_server`), behind the login."""
     from starlette.routing import Route
 
     from .mcp_server import build
 
-    endpoint, running = build(rag, host=host)
+    endpoint, running = build(rag, host=host, slots=slots)
     app.router.routes.append(Route("/mcp", _LoggedIn(endpoint, auth), methods=["GET", "POST", "DELETE"]))
     outer = app.router.lifespan_context
 
@@ -147,8 +149,8 @@ def install_mcp(app: FastAPI, rag: RAG, *, auth: tuple[str, str] | None, host: s
     app.router.lifespan_context = lifespan
 
 
-def router(rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> APIRouter:
-    slots = threading.BoundedSemaphore(concurrency)  # answers computed at once through these endpoints
+def router(rag: RAG, *, auth: tuple[str, str] | None, slots: threading.Semaphore) -> APIRouter:
+    """The endpoints; `slots` bounds the answers and searches computed at once through them."""
 
     def login(request: Request) -> None:
         if not authorized(request.headers.get("authorization", ""), auth):
@@ -156,19 +158,18 @@ def router(rag: RAG, *, auth: tuple[str, str] | None, concurrency: int = 2) -> A
 
     api = APIRouter(dependencies=[Depends(login)])
 
-    def ask(question: str, history: list[dict[str, str]], **options: Any) -> Any:
-        with slots:  # RAG.ask refuses an unknown answerer or a bad threshold (ValueError: 400)
-            try:
-                return rag.ask(valid_text(question)[:MAX_QUESTION_CHARS], history=history, **options)
-            except (RagError, ValueError) as exc:
-                raise HTTPException(400 if isinstance(exc, ValueError) else 503, str(exc)) from None
-
     def stream(question: str, history: list[dict[str, str]], **options: Any) -> Iterator[Any]:
+        """Pieces of the answer, then the Answer. RAG.ask refuses an unknown answerer or a bad
+        threshold (ValueError: 400)."""
         with slots:
             try:
                 yield from rag.ask_stream(valid_text(question)[:MAX_QUESTION_CHARS], history=history, **options)
             except (RagError, ValueError) as exc:
                 raise HTTPException(400 if isinstance(exc, ValueError) else 503, str(exc)) from None
+
+    def ask(question: str, history: list[dict[str, str]], **options: Any) -> Any:
+        *_, answer = stream(question, history, **options)
+        return answer
 
     @api.post("/api/ask")
     def api_ask(body: AskRequest) -> dict[str, Any]:

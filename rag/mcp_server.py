@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -38,10 +39,12 @@ def answer_text(answer: Any) -> str:
 
 
 def build(
-    rag: RAG, *, host: str = "127.0.0.1"
+    rag: RAG, *, host: str = "127.0.0.1", slots: threading.Semaphore | None = None
 ) -> tuple[Any, Callable[[], contextlib.AbstractAsyncContextManager[None]]]:
     """The MCP endpoint as an ASGI app, and the context that must run while it serves (the
-    session manager's task group)."""
+    session manager's task group). `slots` bounds the answers and searches computed at once
+    (the app's, shared with its other endpoints)."""
+    slots = slots or threading.BoundedSemaphore(2)
     server: MCPServer[Any] = MCPServer(
         "rag-articles",
         instructions="Answers questions from the user's collection of articles, quoting the exact passages. "
@@ -62,7 +65,8 @@ def build(
         if not question.strip():
             raise ValueError("question must be a non-empty string")
         turns = [{"role": str(t.get("role", "")), "content": message_text(t.get("content", ""))} for t in history or []]
-        answer = rag.ask(valid_text(question)[:MAX_QUESTION_CHARS], history=turns, k=k)
+        with slots:
+            answer = rag.ask(valid_text(question)[:MAX_QUESTION_CHARS], history=turns, k=k)
         return CallToolResult(
             content=[TextContent(type="text", text=answer_text(answer))], structured_content=answer.to_dict()
         )
@@ -80,7 +84,8 @@ def build(
             raise ValueError("query must be a non-empty string")
         if not 1 <= k <= 50:
             raise ValueError(f"k must be between 1 and 50 (got {k})")
-        hits = rag.search(valid_text(query)[:MAX_QUESTION_CHARS], k=k)
+        with slots:
+            hits = rag.search(valid_text(query)[:MAX_QUESTION_CHARS], k=k)
         text = "\n\n".join(f"[{i}] {h.chunk.title} ({h.source}): {h.chunk.text}" for i, h in enumerate(hits, 1))
         return CallToolResult(
             content=[TextContent(type="text", text=text or "No passage found.")],
