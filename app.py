@@ -22,7 +22,7 @@ from typing import Any
 from rag.app_text import EXAMPLES, TEXTS, UiLang, t, ui_lang
 from rag.ingest.uploads import UPLOAD_TYPES
 from rag.text.followup import message_text
-from rag.text.terms import valid_text
+from rag.text.terms import question_text, valid_text
 
 ROOT = Path(__file__).resolve().parent
 STORAGE_KEY = "rag-conversation"  # the conversation in the browser's localStorage (encrypted by Gradio)
@@ -281,7 +281,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         try:
             kwargs = {"history": turns, "k": int(k), "answerer": answerer_name, "min_support": float(min_support)}
             text = ""
-            with closing(rag.ask_stream(message[:4000], **kwargs)) as stream:  # Stop closes it
+            with closing(rag.ask_stream(question_text(message), **kwargs)) as stream:  # Stop closes it
                 for item in stream:
                     if isinstance(item, str):
                         text += item
@@ -350,7 +350,7 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         options = {"k": int(k), "answerer": answerer or None, "history": turns, "min_support": min_support}
         text = ""
         try:
-            with closing(rag.ask_stream(valid_text(question)[:4000], **options)) as stream:
+            with closing(rag.ask_stream(question_text(question), **options)) as stream:
                 for item in stream:
                     if isinstance(item, str):
                         text += item

@@ -35,10 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from .errors import RagError
 from .pipeline import RAG
 from .text.followup import message_text
-from .text.terms import valid_text
+from .text.terms import question_text
 
 MODEL_ID = "rag-articles"
-MAX_QUESTION_CHARS = 4000
 
 
 class Turn(BaseModel):
@@ -163,7 +162,7 @@ def router(rag: RAG, *, auth: tuple[str, str] | None, slots: threading.Semaphore
         threshold (ValueError: 400)."""
         with slots:
             try:
-                yield from rag.ask_stream(valid_text(question)[:MAX_QUESTION_CHARS], history=history, **options)
+                yield from rag.ask_stream(question_text(question), history=history, **options)
             except (RagError, ValueError) as exc:
                 raise HTTPException(400 if isinstance(exc, ValueError) else 503, str(exc)) from None
 
@@ -182,7 +181,7 @@ def router(rag: RAG, *, auth: tuple[str, str] | None, slots: threading.Semaphore
     def api_search(body: SearchRequest) -> list[dict[str, Any]]:
         with slots:
             try:
-                hits = rag.search(valid_text(body.query)[:MAX_QUESTION_CHARS], k=body.k, mode=body.mode)
+                hits = rag.search(question_text(body.query), k=body.k, mode=body.mode)
             except (RagError, ValueError) as exc:
                 raise HTTPException(503, str(exc)) from None
         return [h.to_dict() for h in hits]

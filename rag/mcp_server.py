@@ -21,9 +21,8 @@ from mcp_types import CallToolResult, TextContent
 
 from .pipeline import RAG
 from .text.followup import message_text
-from .text.terms import valid_text
+from .text.terms import question_text
 
-MAX_QUESTION_CHARS = 4000
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -66,7 +65,7 @@ def build(
             raise ValueError("question must be a non-empty string")
         turns = [{"role": str(t.get("role", "")), "content": message_text(t.get("content", ""))} for t in history or []]
         with slots:
-            answer = rag.ask(valid_text(question)[:MAX_QUESTION_CHARS], history=turns, k=k)
+            answer = rag.ask(question_text(question), history=turns, k=k)
         return CallToolResult(
             content=[TextContent(type="text", text=answer_text(answer))], structured_content=answer.to_dict()
         )
@@ -85,7 +84,7 @@ def build(
         if not 1 <= k <= 50:
             raise ValueError(f"k must be between 1 and 50 (got {k})")
         with slots:
-            hits = rag.search(valid_text(query)[:MAX_QUESTION_CHARS], k=k)
+            hits = rag.search(question_text(query), k=k)
         text = "\n\n".join(f"[{i}] {h.chunk.title} ({h.source}): {h.chunk.text}" for i, h in enumerate(hits, 1))
         return CallToolResult(
             content=[TextContent(type="text", text=text or "No passage found.")],

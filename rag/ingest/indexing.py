@@ -222,7 +222,11 @@ def _commit(
         for row, c in enumerate(old.chunks):
             old_rows.setdefault(c.doc_id, []).append(row)
     old_terms = old.passage_terms() if old else None  # unchanged passages are not stemmed again
-    with_title = config.title_in_chunks
+
+    def stemmed(doc_id: str, doc_chunks: list[Chunk]) -> list[list[str]]:
+        lang = docs[doc_id].lang
+        return [passage_terms(retrieval_text(c.title, c.text, config.title_in_chunks), lang) for c in doc_chunks]
+
     chunks: list[Chunk] = []
     terms: list[list[str]] = []
     blocks: list[np.ndarray] = []
@@ -235,17 +239,12 @@ def _commit(
             rows = old_rows.get(doc_id, [])
             doc_chunks = [old.chunks[r] for r in rows]
             blocks.append(old.vectors[rows] if rows else np.zeros((0, dim), np.float32))
-            kept = old_terms is not None
+            terms.extend([old_terms[r] for r in rows] if old_terms is not None else stemmed(doc_id, doc_chunks))
         else:
             indexed[doc_id] = now
             doc_chunks, vectors = stage.get(h)
             blocks.append(vectors)
-            kept = False
-        if kept and old_terms is not None:
-            terms.extend(old_terms[r] for r in rows)
-        else:
-            lang = docs[doc_id].lang
-            terms.extend(passage_terms(retrieval_text(c.title, c.text, with_title), lang) for c in doc_chunks)
+            terms.extend(stemmed(doc_id, doc_chunks))
         chunks.extend(doc_chunks)
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
     if not vectors.shape[0] == len(chunks) == len(terms):

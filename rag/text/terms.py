@@ -20,6 +20,15 @@ def valid_text(text: str) -> str:
     return _SURROGATE_RE.sub("\ufffd", text)
 
 
+MAX_QUESTION_CHARS = 4000  # a question longer than this is cut: no question needs more
+
+
+def question_text(text: str) -> str:
+    """A question as every way in (app, HTTP, MCP) passes it on: valid text, at most
+    `MAX_QUESTION_CHARS` characters."""
+    return valid_text(text)[:MAX_QUESTION_CHARS]
+
+
 APOSTROPHES = "'’‘`´ʼ"
 _APOS_RE = re.compile(f"[{APOSTROPHES}]")
 # French elided articles and pronouns: l'IA, d'employés, qu'il, jusqu'à, lorsqu'on.
