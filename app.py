@@ -244,9 +244,10 @@ JS = """() => {
 }"""
 
 
-def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
+def build_app(rag: Any, sources: Path, *, concurrency: int = 2, manage: bool = True) -> Any:
     """The Blocks app; `demo.launch_options` holds the theme, CSS, script and translations to serve
-    it with (`serve`, or `demo.launch(**demo.launch_options)`)."""
+    it with (`serve`, or `demo.launch(**demo.launch_options)`). Without `manage`, the articles panel
+    lists the articles but offers no upload or removal (a replica that one indexer keeps current)."""
     import gradio as gr
 
     from rag.config import ANSWERERS
@@ -428,23 +429,24 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
                     )
                 with gr.Accordion(i18n("articles"), open=False, elem_id="articles-panel"):
                     articles_html = gr.HTML(elem_id="articles")
-                    files = gr.File(
-                        label=i18n("upload"),
-                        file_count="multiple",
-                        file_types=list(UPLOAD_TYPES),
-                        elem_id="upload",
-                    )
-                    overwrite = gr.Checkbox(label=i18n("overwrite"), value=False)
-                    add = gr.Button(i18n("add"), elem_id="add")
-                    status = gr.Markdown(elem_id="upload-status")
-                    chosen = gr.Dropdown([], multiselect=True, label=i18n("remove_choice"), elem_id="remove-choice")
-                    ask_remove = gr.Button(i18n("remove"), elem_id="remove", variant="stop")
-                    with gr.Group(visible=False, elem_id="remove-confirm") as confirm_box:
-                        confirm_text = gr.Markdown(elem_id="remove-question")
-                        with gr.Row():
-                            confirm = gr.Button(i18n("remove_yes"), elem_id="remove-yes", variant="stop")
-                            cancel = gr.Button(i18n("remove_no"), elem_id="remove-no")
-                    removal_status = gr.Markdown(elem_id="remove-status")
+                    with gr.Column(visible=manage, elem_id="article-management"):
+                        files = gr.File(
+                            label=i18n("upload"),
+                            file_count="multiple",
+                            file_types=list(UPLOAD_TYPES),
+                            elem_id="upload",
+                        )
+                        overwrite = gr.Checkbox(label=i18n("overwrite"), value=False)
+                        add = gr.Button(i18n("add"), elem_id="add")
+                        status = gr.Markdown(elem_id="upload-status")
+                        chosen = gr.Dropdown([], multiselect=True, label=i18n("remove_choice"), elem_id="remove-choice")
+                        ask_remove = gr.Button(i18n("remove"), elem_id="remove", variant="stop")
+                        with gr.Group(visible=False, elem_id="remove-confirm") as confirm_box:
+                            confirm_text = gr.Markdown(elem_id="remove-question")
+                            with gr.Row():
+                                confirm = gr.Button(i18n("remove_yes"), elem_id="remove-yes", variant="stop")
+                                cancel = gr.Button(i18n("remove_no"), elem_id="remove-no")
+                        removal_status = gr.Markdown(elem_id="remove-status")
         inputs = [box, chat, k, answerer, min_support]
         outputs = [chat, sources_html, box, saved]
         # One pool of answer slots shared by the chat and the API: Gradio's default (one at a time
@@ -457,10 +459,13 @@ def build_app(rag: Any, sources: Path, *, concurrency: int = 2) -> Any:
         stop.click(None, None, None, cancels=asked, api_visibility="private")
         clear_button.click(clear, None, outputs, api_visibility="private")
         chat.clear(clear, None, outputs, api_visibility="private")  # the chat's own bin button
-        add.click(upload, [files, overwrite], [status, files, articles_html, chosen], api_visibility="private")
-        ask_remove.click(ask_removal, chosen, [confirm_text, confirm_box], api_visibility="private")
-        cancel.click(lambda: gr.update(visible=False), None, confirm_box, api_visibility="private")
-        confirm.click(remove, chosen, [removal_status, confirm_box, articles_html, chosen], api_visibility="private")
+        if manage:
+            add.click(upload, [files, overwrite], [status, files, articles_html, chosen], api_visibility="private")
+            ask_remove.click(ask_removal, chosen, [confirm_text, confirm_box], api_visibility="private")
+            cancel.click(lambda: gr.update(visible=False), None, confirm_box, api_visibility="private")
+            confirm.click(
+                remove, chosen, [removal_status, confirm_box, articles_html, chosen], api_visibility="private"
+            )
         demo.load(
             restore,
             saved,
@@ -482,7 +487,16 @@ def _resolve(fn: Any, gr: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from rag.cli.commands import print_stats, progress_bar
-    from rag.cli.options import answer_options, answer_settings, backend_option, port_number, positive_int
+    from rag.cli.options import (
+        answer_options,
+        answer_settings,
+        backend_option,
+        milvus_options,
+        milvus_settings,
+        port_number,
+        positive_int,
+    )
+    from rag.config import Config
 
     p = argparse.ArgumentParser(description="Chat with your articles.")
     p.add_argument(
@@ -500,6 +514,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", default=str(ROOT / "index"), help="index folder (default: ./index)")
     p.add_argument("--sources", default=str(ROOT / "sources"), help="articles folder (default: ./sources)")
     p.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="answer from the index as it is: no indexing of --sources at start, no upload or removal "
+        "in the page (for the replicas of a deployment that one indexer keeps up to date)",
+    )
+    milvus_options(p)
+    p.add_argument(
         "--concurrency",
         type=positive_int,
         default=os.environ.get("RAG_CONCURRENCY", "2"),
@@ -513,20 +534,30 @@ def main(argv: list[str] | None = None) -> int:
 
     try:  # every setting is checked before anything slow (indexing, models) starts
         auth = _auth(os.environ.get("RAG_AUTH", ""))
-        config = index_config(args.index).with_(**answer_settings(args), embedding_backend=args.embedding_backend)
+        base = Config().with_(**milvus_settings(args))
+        config = index_config(args.index, base).with_(**answer_settings(args), embedding_backend=args.embedding_backend)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rag = RAG(args.index, config=config)
-    progress = progress_bar()
     try:
-        stats = rag.index([args.sources], on_progress=progress)
+        if args.serve_only:
+            if not rag.exists():
+                print(
+                    f"error: no index to serve in {args.milvus_uri or args.index}; build it with `rag index`",
+                    file=sys.stderr,
+                )
+                return 1
+        else:
+            progress = progress_bar()
+            try:
+                stats = rag.index([args.sources], on_progress=progress)
+            finally:
+                progress.close()  # type: ignore[attr-defined]
+            print_stats(stats, as_json=False)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        progress.close()  # type: ignore[attr-defined]
-    print_stats(stats, as_json=False)
     if rag.config.rerank:  # load it now rather than on the first question
         print("loading the reranking model", file=sys.stderr)
         try:
@@ -536,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
-    demo = build_app(rag, Path(args.sources), concurrency=args.concurrency)
+    demo = build_app(rag, Path(args.sources), concurrency=args.concurrency, manage=not args.serve_only)
     if args.share:  # Gradio's own server, for its share link: the chat and its /ask API only
         print("note: with --share, /api and /v1 are not served (start without it for them)", file=sys.stderr)
         demo.launch(server_name=args.host, server_port=args.port, share=True, auth=auth, **demo.launch_options)

@@ -41,6 +41,7 @@ from rag.query import read_query
 from rag.records import Hit
 from rag.search.hybrid import rerank_pool
 from rag.search.rerank import passages, rerank, worth_reranking
+from rag.storage.index import Index
 
 GATES = (0.3, Config.min_support, 0.4, 0.45, 0.5, 0.55)
 
@@ -48,6 +49,7 @@ GATES = (0.3, Config.min_support, 0.4, 0.45, 0.5, 0.55)
 def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[str, str], float]) -> dict[str, Any]:
     """Retrieve (reranked, as `RAG.search`), answer extractively, and keep what a gate could read."""
     idx, c = rag.current(), rag.config
+    assert isinstance(idx, Index)  # leaving passages out is done on a local index
     query = read_query(question)
     lang = query.lang
     pool = rerank_pool(without(idx, exclude) if exclude else idx, rag.embedder, query, k=c.k, config=c)
@@ -128,6 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     rag, questions = open_eval_set(args)
     idx = rag.current()
+    assert isinstance(idx, Index)
     memo: dict[tuple[str, str], float] = {}
     answerable: list[dict[str, Any]] = []
     removed: list[dict[str, Any]] = []

@@ -24,6 +24,7 @@ from rag.models.embed import Embedder
 from rag.pipeline import RAG
 from rag.records import Hit
 from rag.search.hybrid import Mode
+from rag.storage.index import Index
 
 
 def main() -> None:
@@ -46,8 +47,10 @@ def main() -> None:
                 load_s = time.perf_counter() - t
                 rag = RAG(Path(tmp) / f"{name}-{backend}", config=Config(embedding_backend=backend), embedder=embedder)
                 stats = rag.index([corpus])
-                passages = [c.text for c in rag.current().chunks]
-                vectors = rag.current().vectors
+                idx = rag.current()
+                assert isinstance(idx, Index)  # a local index
+                passages = [c.text for c in idx.chunks]
+                vectors = idx.vectors
                 if reference is None:
                     reference = vectors
                 embedder.embed_queries([questions[0].question])  # warm-up

@@ -94,9 +94,10 @@ class Config:
     openai_api_key: str = field(default="", repr=False)  # never printed
     openai_timeout: float = 60.0
 
-    # --- Milvus (index --store milvus) ---
-    milvus_uri: str = ""  # "" is Milvus Lite beside the index; "http://host:19530" a server
+    # --- Milvus (index --store milvus): the index held in Milvus instead of the index folder ---
+    milvus_uri: str = ""  # "" is Milvus Lite beside the index (index/milvus.db); "http://host:19530" a server
     milvus_token: str = field(default="", repr=False)  # never printed
+    milvus_collection: str = "rag"  # the index's name in Milvus (an alias of its live collection)
 
     # --- Calibration: the fitted constants (see tuned.py); replaced only by calibration scripts ---
     tuned: Tuned = TUNED

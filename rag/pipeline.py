@@ -7,7 +7,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .answer.close_calls import close_passages
 from .config import ANSWERERS, AnswererName, Config
 from .crosslingual import lm_chooses_quotes
-from .ingest.indexing import ProgressCallback, update_index
+from .errors import RagError
+from .ingest.indexing import ProgressCallback, update_index, update_milvus
 from .ingest.sources import count_sources, documents_from_texts, iter_sources
 from .models.embed import Embedder
 from .models.llm import LLM, TokenCallback
@@ -29,6 +29,7 @@ from .search.rerank import Reranking
 from .storage import index as index_io
 from .storage.faiss_store import StoreKind
 from .storage.manifest import Manifest
+from .storage.milvus import MilvusIndex
 from .text.followup import Turn
 
 if TYPE_CHECKING:
@@ -41,10 +42,13 @@ class GenerationStopped(Exception):
 
 
 class RAG:
-    """A question-answering session over one index folder.
+    """A question-answering session over one index: the index folder, or Milvus when
+    `config.milvus_uri` names a server or the folder holds a Milvus Lite file (`index/milvus.db`)
+    with the index.
 
     Args:
-        index_dir: the index folder (created by `index()`).
+        index_dir: the index folder (created by `index()`); with Milvus, where indexing stages its
+            embeddings and where the embedding model's converted copies are cached.
         config: settings; when None, those the existing index was built with (else the defaults).
         embedder: an already loaded model to share between instances.
         llms: already loaded language models by answerer name ("local", "openai") to share.
@@ -60,6 +64,7 @@ class RAG:
     ) -> None:
         self.index_dir = Path(index_dir)
         self._config = config or index_config(self.index_dir)
+        self._milvus_uri = ""  # where the index is held in Milvus, once found there
         self._embedder = embedder
         self._index: index_io.Index | None = None
         self._lock = threading.Lock()
@@ -130,37 +135,61 @@ class RAG:
         return self._update([], remove=ids)
 
     def documents(self) -> list[IndexedDocument]:
-        """What the index holds, in index order, without the texts."""
-        idx = self.current()
-        counts = Counter(c.doc_id for c in idx.chunks)
-        indexed = idx.manifest.indexed
-        return [
-            IndexedDocument(
-                d.doc_id,
-                d.title,
-                d.source,
-                d.lang,
-                counts[d.doc_id],
-                indexed.get(d.doc_id, idx.manifest.created),
-                d.url,
-                d.date,
-                d.publisher,
-            )
-            for d in idx.documents.values()
-        ]
+        """What the index holds, without the texts (in index order; from Milvus, oldest first)."""
+        return self.current().indexed_documents()
 
-    def _update(self, sources: Iterable[Document | Skipped], **options: Any) -> IndexStats:
+    def milvus_uri(self) -> str:
+        """Where the index is held in Milvus ("" for a local index): `config.milvus_uri`, else the
+        Milvus Lite file in the index folder when it holds the index."""
+        if not self._milvus_uri:
+            c = self.config
+            lite = self.index_dir / "milvus.db"
+            if c.milvus_uri:
+                self._milvus_uri = c.milvus_uri
+            elif lite.exists() and MilvusIndex.exists(str(lite), c.milvus_token, c.milvus_collection):
+                self._milvus_uri = str(lite)
+        return self._milvus_uri
+
+    def exists(self) -> bool:
+        """Whether there is an index to search (in the folder or in Milvus)."""
+        uri = self.milvus_uri()
+        if uri:
+            return MilvusIndex.exists(uri, self.config.milvus_token, self.config.milvus_collection)
+        return index_io.exists(self.index_dir)
+
+    def _update(
+        self, sources: Iterable[Document | Skipped], *, store_kind: StoreKind | None = None, **options: Any
+    ) -> IndexStats:
+        c = self.config
+        uri = self.milvus_uri()
+        local_kind = index_io.current_store(self.index_dir) if not uri else None
         try:
-            return update_index(self.index_dir, sources, lambda: self.embedder, self.config, **options)
+            if store_kind == "milvus" or (store_kind is None and (uri or local_kind == "milvus")):
+                uri = uri or c.milvus_uri or str(self.index_dir / "milvus.db")
+                return update_milvus(self.index_dir, uri, sources, lambda: self.embedder, c, **options)
+            if uri:
+                raise RagError(
+                    f"the index is held in Milvus at {uri}; it cannot become a local {store_kind} index in place: "
+                    "index into another --index folder (without --milvus-uri), or keep --store milvus"
+                )
+            return update_index(self.index_dir, sources, lambda: self.embedder, c, store_kind=store_kind, **options)
         finally:
             self._index = None
+            self._milvus_uri = ""
 
-    def current(self) -> index_io.Index:
-        """The live index version, reloaded when a newer one has been published."""
+    def current(self) -> index_io.AnyIndex:
+        """The live index: a local version (reloaded when a newer one has been published), or a
+        view of the Milvus index as it is now (opened for each question: it fetches what it needs)."""
+        uri = self.milvus_uri()
+        if uri:
+            c = self.config
+            view = MilvusIndex.open(uri, c.milvus_token, c.milvus_collection)
+            view.manifest.check(c, view.where)
+            return view
         version = index_io.current_version(self.index_dir)
         idx = self._index
         if idx is None or idx.version != version:
-            idx = index_io.load(self.index_dir, milvus_token=self.config.milvus_token)
+            idx = index_io.load(self.index_dir)
             idx.manifest.check(self.config, self.index_dir)
             self._index = idx
         return idx
@@ -173,7 +202,7 @@ class RAG:
         `history`, a follow-up question is completed from it first, as `ask` does."""
         return self._retrieve(self.current(), read_query(query, history), self.config.k if k is None else k, mode)
 
-    def _retrieve(self, idx: index_io.Index, query: Query, k: int, mode: Mode = "hybrid") -> list[Hit]:
+    def _retrieve(self, idx: index_io.AnyIndex, query: Query, k: int, mode: Mode = "hybrid") -> list[Hit]:
         if not (self.config.rerank and mode == "hybrid"):
             return hybrid_search(idx, self.embedder, query, k=k, config=self.config, mode=mode)
         if k < 1:
@@ -298,17 +327,33 @@ class RAG:
             return self._llms[answerer]
 
 
-def index_config(index_dir: str | Path) -> Config:
-    """The settings an existing index was built with (embedding model, prompts, chunker), else the
-    defaults: what `RAG(index_dir)` uses when given no config. Build on it with `Config.with_`."""
+def index_config(index_dir: str | Path, base: Config | None = None) -> Config:
+    """The settings an existing index was built with (embedding model, prompts, chunker), else
+    `base`'s (default: the defaults): what `RAG(index_dir)` uses when given no config. The index is
+    the one in Milvus when `base.milvus_uri` is set or the folder holds a Milvus Lite index."""
+    base = base or Config()
     index_dir = Path(index_dir)
+    lite = index_dir / "milvus.db"
+    if base.milvus_uri or lite.exists():
+        uri = base.milvus_uri or str(lite)
+        try:
+            if MilvusIndex.exists(uri, base.milvus_token, base.milvus_collection):
+                built = MilvusIndex.open(uri, base.milvus_token, base.milvus_collection).settings
+                return base.with_(
+                    embedding_model=built["embedding_model"],
+                    query_prompt=built["query_prompt"],
+                    passage_prompt=built["passage_prompt"],
+                    **built["chunker"],
+                )
+        except RagError:  # reported with its message when the index is opened
+            return base
     version = index_io.current_version(index_dir) if index_dir.exists() else None
     if version is None:
-        return Config()
+        return base
     try:
         m = Manifest.read(index_dir / version / "manifest.json")
     except Exception:  # noqa: BLE001 - a broken manifest is reported with its message on load
-        return Config()
-    return Config().with_(
+        return base
+    return base.with_(
         embedding_model=m.embedding_model, query_prompt=m.query_prompt, passage_prompt=m.passage_prompt, **m.chunker
     )

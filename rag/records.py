@@ -174,6 +174,9 @@ class IndexStats:
     added_ids: tuple[str, ...] = ()  # the documents this run added, changed and removed
     changed_ids: tuple[str, ...] = ()
     removed_ids: tuple[str, ...] = ()
+    # Rows the update wrote: a local index writes every passage of its new version; Milvus the
+    # passages, text parts and heads of the documents that changed.
+    written_rows: int = 0
 
     @property
     def passages_per_second(self) -> float:

@@ -83,17 +83,23 @@ def reconfigured(rag, **changes):
     return RAG(rag.index_dir, config=rag.config.with_(**changes), embedder=rag.embedder)
 
 
+def all_passages(index):
+    """Every live passage of a local or Milvus index, document by document."""
+    return [c for d in index.indexed_documents() for c in index.passages_of(d.doc_id)]
+
+
 STORES = ["flat", "milvus"]
 
 
 @pytest.fixture(scope="session", params=STORES)
 def store(request):
-    """Where vectors live: FAISS (flat) or a real Milvus Lite collection."""
+    """Where the index lives: the index folder with FAISS (flat), or real Milvus Lite (the
+    system of record: passages, vectors, terms and documents in its collections)."""
     return request.param
 
 
 def with_store(rag, sources, store, tmp_path_factory):
-    """`rag` itself for FAISS; else a copy of its index moved to `store` (no re-embedding)."""
+    """`rag` itself for FAISS; else a copy of its index moved into Milvus Lite (no re-embedding)."""
     from rag.pipeline import RAG
 
     if store == "flat":

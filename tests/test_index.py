@@ -15,7 +15,7 @@ from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.pipeline import RAG
 from rag.storage import index as index_io
 
-from .conftest import reconfigured
+from .conftest import all_passages, reconfigured
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def test_build_save_load_gives_the_same_hits(tmp_path, embedder, sources_copy, s
         (h.chunk.chunk_id, round(h.score, 5)) for h in before
     ]
     idx = again.current()
-    for c in idx.chunks:
+    for c in all_passages(idx):
         assert idx.documents[c.doc_id].text[c.start : c.end] == c.text
 
 
@@ -44,7 +44,7 @@ def test_reindex_embeds_only_what_changed_and_sync_drops_deleted(tmp_path, embed
     target.write_text(target.read_text(encoding="utf-8") + "\n\nUn paragraphe ajouté sur les GPU.\n", encoding="utf-8")
     edited = rag.index([sources_copy])
     assert (edited.changed, edited.unchanged) == (1, 1)
-    n_target = sum(1 for c in rag.current().chunks if c.doc_id == target.name)
+    n_target = len(rag.current().passages_of(target.name))
     assert edited.embedded_chunks == n_target < edited.chunks
 
     (sources_copy / "new.md").write_text("Un nouvel article sur les castors du Canada.", encoding="utf-8")
@@ -55,10 +55,10 @@ def test_reindex_embeds_only_what_changed_and_sync_drops_deleted(tmp_path, embed
     synced = rag.index([sources_copy], sync=True)
     assert (synced.added, synced.removed, synced.removed_ids, synced.embedded_chunks) == (0, 1, (target.name,), 0)
     idx = rag.current()
-    assert target.name not in {c.doc_id for c in idx.chunks}
-    ids = [c.chunk_id for c in idx.chunks]
+    assert target.name not in {c.doc_id for c in all_passages(idx)}
+    ids = [c.chunk_id for c in all_passages(idx)]
     assert len(ids) == len(set(ids)), "duplicate chunks"
-    assert idx.vectors.shape[0] == len(idx.chunks) == idx.store.size
+    assert idx.size == len(ids) == synced.chunks, "rows of replaced or removed versions left behind"
 
 
 def test_unreadable_file_keeps_its_indexed_version(tmp_path, embedder, sources_copy):
@@ -103,9 +103,9 @@ def test_settings_are_read_from_the_index(tmp_path, embedder, sources_copy):
         ),
     ],
 )
-def test_damaged_index_gives_a_clear_message(tmp_path, embedder, sources_copy, damage, match, store):
+def test_damaged_index_gives_a_clear_message(tmp_path, embedder, sources_copy, damage, match):
     rag = RAG(tmp_path / "idx", embedder=embedder)
-    rag.index([sources_copy], store=store)
+    rag.index([sources_copy])
     damage(tmp_path / "idx" / index_io.current_version(tmp_path / "idx"))
     with pytest.raises((IndexCorruptError, IndexMismatchError), match=match):
         RAG(tmp_path / "idx", embedder=embedder).search("Noam")
@@ -116,9 +116,9 @@ def test_missing_index_says_how_to_build(tmp_path, embedder):
         RAG(tmp_path / "none", embedder=embedder).search("x")
 
 
-def test_failed_write_leaves_the_previous_version_live(tmp_path, embedder, sources_copy, monkeypatch, store):
+def test_failed_write_leaves_the_previous_version_live(tmp_path, embedder, sources_copy, monkeypatch):
     rag = RAG(tmp_path / "idx", embedder=embedder)
-    rag.index([sources_copy], store=store)
+    rag.index([sources_copy])
     live = index_io.current_version(tmp_path / "idx")
     (sources_copy / "new.md").write_text("Un article de plus.", encoding="utf-8")
 
@@ -165,82 +165,6 @@ def test_kill_9_during_indexing_leaves_previous_index_and_next_run_resumes(tmp_p
     assert len(final.chunks) == stats["chunks"] and len({c.chunk_id for c in final.chunks}) == stats["chunks"]
 
 
-def _milvus(rag):
-    store = rag.current().store
-    assert store.kind == "milvus"
-    return store
-
-
-def test_milvus_collections_follow_the_versions(tmp_path, embedder, sources_copy):
-    rag = RAG(tmp_path / "idx", embedder=embedder)
-    rag.index([sources_copy], store="milvus")
-    first = _milvus(rag).collection
-    for i in range(3):
-        (sources_copy / f"n{i}.md").write_text(f"Article numéro {i} sur les castors.", encoding="utf-8")
-        rag.index([sources_copy])  # the kind is kept from the existing index
-    client = _milvus(rag)._client
-    live = [c for c in client.list_collections() if c.startswith("rag_")]
-    assert first not in live and len(live) == 2  # the live version and the one before it
-    assert rag.search("castors", k=1)[0].chunk.doc_id.startswith("n")
-
-
-def test_milvus_missing_collection_or_other_model_is_a_clear_error(tmp_path, embedder, sources_copy):
-    rag = RAG(tmp_path / "idx", embedder=embedder)
-    rag.index([sources_copy], store="milvus")
-    store = _milvus(rag)
-    folder = tmp_path / "idx" / index_io.current_version(tmp_path / "idx")
-    pointer = json.loads((folder / "vectors.milvus.json").read_text())
-    store._client.alter_collection_properties(store.collection, {"rag.embedding_model": "other/model"})
-    with pytest.raises(IndexMismatchError, match="built with 'other/model'.*--rebuild"):
-        RAG(tmp_path / "idx", embedder=embedder).search("Noam")
-    store._client.drop_collection(pointer["collection"])
-    with pytest.raises(IndexCorruptError, match=f"collection {pointer['collection']} .* is missing.*--rebuild"):
-        RAG(tmp_path / "idx", embedder=embedder).search("Noam")
-    stats = RAG(tmp_path / "idx", embedder=embedder).index([sources_copy], rebuild=True, store="milvus")
-    assert stats.chunks > 0
-
-
-def test_milvus_and_faiss_agree(seed_rag, tmp_path_factory):
-    from .conftest import with_store
-
-    milvus = with_store(seed_rag, ROOT / "sources", "milvus", tmp_path_factory)
-    for q in ("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?", "Who is Naveen Rao?", "LeBron James"):
-        for mode in ("dense", "lexical", "hybrid"):
-            a = [h.chunk.chunk_id for h in seed_rag.search(q, k=5, mode=mode)]
-            b = [h.chunk.chunk_id for h in milvus.search(q, k=5, mode=mode)]
-            assert a[:3] == b[:3] or len(set(a) & set(b)) >= 4, (q, mode, a, b)
-
-
-def test_milvus_lite_file_held_by_another_process_is_a_clear_error(tmp_path, embedder, sources_copy):
-    rag = RAG(tmp_path / "idx", embedder=embedder)
-    rag.index([sources_copy], store="milvus")  # this process now holds idx/milvus.db
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run(
-        [sys.executable, "-m", "rag", "search", "Noam", "--index", str(tmp_path / "idx")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 1 and "one process at a time" in out.stderr and "Traceback" not in out.stderr
-
-
-@pytest.mark.slow
-def test_milvus_index_built_by_another_process_is_searchable(tmp_path, sources_copy):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    idx = str(tmp_path / "idx")
-    run = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    subprocess.run(
-        [sys.executable, "-m", "rag", "index", str(sources_copy), "--index", idx, "--store", "milvus"],
-        **run,
-        check=True,
-    )
-    out = subprocess.run([sys.executable, "-m", "rag", "search", "Noam Shazeer", "--index", idx, "--json"], **run)
-    assert out.returncode == 0, out.stderr
-    assert "Shazeer" in json.loads(out.stdout)[0]["chunk"]["text"]
-
-
 def test_adding_a_file_keeps_the_folder_and_remove_touches_only_its_document(tmp_path, embedder, sources_copy, store):
     rag = RAG(tmp_path / "idx", embedder=embedder)
     folder = rag.index([sources_copy], store=store)
@@ -252,7 +176,7 @@ def test_adding_a_file_keeps_the_folder_and_remove_touches_only_its_document(tmp
     listed = {d.doc_id: d for d in rag.documents()}
     assert set(listed) == {p.name for p in sources_copy.glob("*.md")} | {"castors.md"}
     assert listed["castors.md"].title == "Castors" and listed["castors.md"].chunks == 1 and listed["castors.md"].indexed
-    before = {c.chunk_id: c for c in rag.current().chunks if c.doc_id != "castors.md"}
+    before = {c.chunk_id: c for c in all_passages(rag.current()) if c.doc_id != "castors.md"}
 
     with pytest.raises(UnknownDocumentError, match="no document 'nope.md'.*rag list"):
         rag.remove(["castors.md", "nope.md"])
@@ -260,8 +184,8 @@ def test_adding_a_file_keeps_the_folder_and_remove_touches_only_its_document(tmp
     removed = rag.remove(["castors.md"])
     assert (removed.removed_ids, removed.embedded_chunks, removed.documents) == (("castors.md",), 0, folder.documents)
     after = rag.current()
-    assert {c.chunk_id: c for c in after.chunks} == before
-    assert after.vectors.shape[0] == len(after.chunks) == after.store.size
+    assert {c.chunk_id: c for c in all_passages(after)} == before
+    assert after.size == len(before)
     assert all(h.chunk.doc_id != "castors.md" for h in rag.search("castors barrages", k=10))
 
 

@@ -37,7 +37,7 @@ def test_hits_carry_offsets_and_both_scores(seed_rag_any):
 
 
 def test_k_larger_than_the_index_and_empty_queries(seed_rag_any):
-    n = len(seed_rag_any.current().chunks)
+    n = seed_rag_any.current().size
     assert len(seed_rag_any.search("talents", k=10_000)) <= n
     assert seed_rag_any.search("   ", k=5) == []
     with pytest.raises(ValueError, match="k must be"):

@@ -11,7 +11,7 @@ import numpy as np
 from ..config import Config
 from ..models.embed import Embedder
 from ..records import Citation, Hit, Query
-from ..storage.index import Index
+from ..storage.index import AnyIndex
 from ..text.chunking import retrieval_text, split_sentences
 from ..text.terms import query_terms, stems
 from .injection import is_instruction
@@ -33,7 +33,9 @@ class Evidence:
     vec: np.ndarray  # the sentence's embedding (reused to verify generated citations)
 
 
-def select_evidence(query: Query, hits: list[Hit], index: Index, embedder: Embedder, config: Config) -> list[Evidence]:
+def select_evidence(
+    query: Query, hits: list[Hit], index: AnyIndex, embedder: Embedder, config: Config
+) -> list[Evidence]:
     """Every sentence of the retrieved passages, scored against the question as asked, best first."""
     question = query.text
     if not question.strip():
@@ -100,7 +102,7 @@ def quote_score(ev: Evidence, config: Config) -> float:
     return match(ev.dense, ev.overlap, ev.hit.rank, t.quote_rank_weight, t.quote_dense_share)
 
 
-def citation(n: int, ev: Evidence, index: Index, score: float) -> Citation:
+def citation(n: int, ev: Evidence, index: AnyIndex, score: float) -> Citation:
     """Citation number `n` quoting the evidence sentence exactly from its document."""
     doc = index.documents[ev.hit.chunk.doc_id]
     return Citation(

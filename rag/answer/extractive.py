@@ -14,7 +14,7 @@ from ..crosslingual import second_sentence_floor
 from ..models.embed import Embedder
 from ..records import Answer, Hit, Query
 from ..search.rerank import zscores
-from ..storage.index import Index
+from ..storage.index import AnyIndex
 from .evidence import Evidence, citation, quote_score, support
 from .gate import CLOSEST, QUOTE_MARKS, Weighed, confidence, refusal, weigh
 
@@ -25,7 +25,7 @@ PassageScorer = Callable[[str, Sequence[tuple[str, str]]], Sequence[float]]
 def answer_question(
     query: Query,
     hits: list[Hit],
-    index: Index,
+    index: AnyIndex,
     embedder: Embedder,
     config: Config,
     *,

@@ -13,7 +13,7 @@ from ..crosslingual import crosses_languages, gate_lm_terms
 from ..models.embed import Embedder
 from ..models.llm import BUNDLED_LLM
 from ..records import Answer, Confidence, Hit, Query
-from ..storage.index import Index
+from ..storage.index import AnyIndex
 from .evidence import Evidence, select_evidence, support
 
 NOT_FOUND = {
@@ -54,7 +54,7 @@ def lm_weight(config: Config) -> float:
     return config.tuned.gate_lm_weight if config.rerank_model in ("", BUNDLED_LLM) else 0.0
 
 
-def weigh(query: Query, hits: list[Hit], index: Index, embedder: Embedder, config: Config) -> Weighed:
+def weigh(query: Query, hits: list[Hit], index: AnyIndex, embedder: Embedder, config: Config) -> Weighed:
     """The evidence and the gate's value: the best sentence's support, moved by how much the top
     passage raises the question's likelihood under the reranking LM over no passage
     (`Hit.rerank_gain`), more so across languages. Without reranking, the sentence's support alone."""

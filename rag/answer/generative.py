@@ -14,7 +14,7 @@ from ..config import Config
 from ..models.embed import Embedder
 from ..models.llm import LLM, Prompt, TokenCallback
 from ..records import Answer, Hit, Lang, Query
-from ..storage.index import Index
+from ..storage.index import AnyIndex
 from ..text.chunking import split_sentences
 from .extractive import answer_question
 from .gate import NOT_FOUND, confidence, refusal, weigh
@@ -57,7 +57,7 @@ MAX_PASSAGE_CHARS = 1200
 WITHHELD = {"fr": "[consigne retirée]", "en": "[instruction withheld]"}
 
 
-def build_prompt(question: str, hits: list[Hit], index: Index, lang: Lang, *, earlier: str = "") -> Prompt:
+def build_prompt(question: str, hits: list[Hit], index: AnyIndex, lang: Lang, *, earlier: str = "") -> Prompt:
     """Numbered passages (one line each, injected instructions withheld) and the question, after
     the `earlier` question of the conversation when this one follows up on it."""
     passages_label, question_label, answer_label = LABELS[lang]
@@ -97,7 +97,7 @@ def _one_line(text: str) -> str:
 def answer_generated(
     query: Query,
     hits: list[Hit],
-    index: Index,
+    index: AnyIndex,
     embedder: Embedder,
     llm: LLM,
     config: Config,

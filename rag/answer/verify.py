@@ -25,7 +25,7 @@ from .evidence import Evidence, citation
 
 if TYPE_CHECKING:
     from ..models.embed import Embedder
-    from ..storage.index import Index
+    from ..storage.index import AnyIndex
 
 # "[1]", "[1, 3]", "[1][2]", "[1;2]" with the space before them.
 MARKER_RE = re.compile(r"\s*\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
@@ -75,7 +75,7 @@ def verify(
     text: str,
     evidence: list[Evidence],
     n_passages: int,
-    index: Index,
+    index: AnyIndex,
     embedder: Embedder,
     lang: Lang,
     *,

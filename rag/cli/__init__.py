@@ -16,7 +16,7 @@ from ..errors import RagError
 from ..evaluation import EVAL_CACHE
 from . import commands as cmd
 from .commands import DEFAULT_SOURCES
-from .options import answer_options, backend_option, chunk_option, positive_int, rerank_options
+from .options import answer_options, backend_option, chunk_option, milvus_options, positive_int, rerank_options
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="index folder (default: ./index, or $RAG_INDEX)",
         )
+        milvus_options(sp)
         backend_option(sp)
 
     def as_json(sp: argparse.ArgumentParser, what: str) -> None:
@@ -100,13 +101,8 @@ def _parser() -> argparse.ArgumentParser:
         "--store",
         choices=("flat", "hnsw", "ivf", "milvus"),
         default=os.environ.get("RAG_STORE"),
-        help="FAISS index type, or milvus (see --milvus-uri); default: the existing index's, else flat",
-    )
-    sp.add_argument(
-        "--milvus-uri",
-        default=os.environ.get("RAG_MILVUS_URI", ""),
-        help="Milvus: a local file for Milvus Lite (default: index/milvus.db) or http://host:19530 "
-        "(token from $RAG_MILVUS_TOKEN)",
+        help="FAISS index type, or milvus (the index held in Milvus, see --milvus-uri); default: the "
+        "existing index's, else flat",
     )
     chunk_option(sp, f"default: the existing index's, else {Config.chunk_chars}; another size needs --rebuild")
     as_json(sp, "the statistics")
@@ -114,14 +110,27 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("list", help="the indexed articles: id, title, language, passages, when indexed")
     sp.add_argument("--index", default=os.environ.get("RAG_INDEX", "index"), metavar="DIR", help="index folder")
+    milvus_options(sp)
     as_json(sp, "the list")
     sp.set_defaults(func=cmd.cmd_list)
 
     sp = sub.add_parser("remove", help="remove articles from the index by id (as `rag list` shows them)")
     sp.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="ids of the articles to remove")
     sp.add_argument("--index", default=os.environ.get("RAG_INDEX", "index"), metavar="DIR", help="index folder")
+    milvus_options(sp)
     as_json(sp, "the statistics")
     sp.set_defaults(func=cmd.cmd_remove)
+
+    sp = sub.add_parser(
+        "migrate",
+        help="move a local index into Milvus (documents, passages, vectors and terms; nothing re-embedded)",
+        description="Copy the live version of the index folder into Milvus (--milvus-uri, default a Milvus "
+        "Lite file INDEX/milvus.db) as a new index named --milvus-collection. The folder is left as it is.",
+    )
+    sp.add_argument("--index", default=os.environ.get("RAG_INDEX", "index"), metavar="DIR", help="index folder")
+    milvus_options(sp)
+    as_json(sp, "the statistics")
+    sp.set_defaults(func=cmd.cmd_migrate)
 
     sp = sub.add_parser("search", help="the best passages for a query")
     sp.add_argument("query", help="words or a question")

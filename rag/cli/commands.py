@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from .options import answer_settings, rerank_settings
+from .options import answer_settings, milvus_settings, rerank_settings
 
 DEFAULT_SOURCES = "sources"
 
@@ -28,19 +28,16 @@ def open_rag(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     options; an index is built from ./sources first when the default ./index does not exist."""
     from ..errors import IndexNotFoundError
     from ..pipeline import RAG, index_config
-    from ..storage import index as index_io
 
-    changes: dict[str, Any] = {
-        "milvus_token": os.environ.get("RAG_MILVUS_TOKEN", ""),
-        "embedding_backend": args.embedding_backend,
-    }
+    changes: dict[str, Any] = {"embedding_backend": args.embedding_backend}
     if hasattr(args, "answerer"):
         changes.update(answer_settings(args))
     elif hasattr(args, "rerank"):
         changes.update(rerank_settings(args))
-    rag = RAG(args.index, config=index_config(args.index).with_(**changes))
-    if not index_io.exists(rag.index_dir):
-        if args.index == "index" and Path(DEFAULT_SOURCES).is_dir():
+    base = Config().with_(**milvus_settings(args))
+    rag = RAG(args.index, config=index_config(args.index, base).with_(**changes))
+    if not rag.exists():
+        if args.index == "index" and Path(DEFAULT_SOURCES).is_dir() and not args.milvus_uri:
             print(f"no index yet: building {args.index}/ from {DEFAULT_SOURCES}/", file=sys.stderr)
             print_stats(rag.index([DEFAULT_SOURCES], on_progress=progress_bar()), as_json=False)
         else:
@@ -86,16 +83,13 @@ def print_stats(stats: Any, *, as_json: bool) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     from ..pipeline import RAG, index_config
 
-    changes = {
-        "milvus_uri": args.milvus_uri,
-        "milvus_token": os.environ.get("RAG_MILVUS_TOKEN", ""),
-        "embedding_backend": args.embedding_backend,
-    }
+    changes: dict[str, Any] = {"embedding_backend": args.embedding_backend}
     if args.model:
         changes["embedding_model"] = args.model
     if args.chunk_chars:
         changes["chunk_chars"] = args.chunk_chars
-    rag = RAG(args.index, config=index_config(args.index).with_(**changes))
+    base = Config().with_(**milvus_settings(args))
+    rag = RAG(args.index, config=index_config(args.index, base).with_(**changes))
     progress = progress_bar()
     try:
         stats = rag.index(args.paths, sync=args.sync, rebuild=args.rebuild, store=args.store, on_progress=progress)
@@ -109,12 +103,42 @@ def _managed(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The `RAG` for list/remove: the index must exist (nothing is built, no model loaded)."""
     from ..errors import IndexNotFoundError
     from ..pipeline import RAG, index_config
+
+    rag = RAG(args.index, config=index_config(args.index, Config().with_(**milvus_settings(args))))
+    if not rag.exists():
+        where = f"Milvus at {args.milvus_uri}" if args.milvus_uri else args.index
+        raise IndexNotFoundError(f"no index in {where}; build one with `rag index PATH... --index {args.index}`")
+    return rag
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Copy the local index in --index into Milvus as a new index (nothing re-embedded)."""
+    from ..errors import IndexNotFoundError, RagError
+    from ..pipeline import RAG, index_config
     from ..storage import index as index_io
+    from ..storage.milvus import MilvusIndex
 
     if not index_io.exists(Path(args.index)):
-        raise IndexNotFoundError(f"no index in {args.index}; build one with `rag index PATH... --index {args.index}`")
-    config = index_config(args.index).with_(milvus_token=os.environ.get("RAG_MILVUS_TOKEN", ""))
-    return RAG(args.index, config=config)
+        raise IndexNotFoundError(f"no local index in {args.index} to move; --index names the folder that holds it")
+    milvus = milvus_settings(args)
+    uri = milvus["milvus_uri"] or str(Path(args.index) / "milvus.db")
+    milvus["milvus_uri"] = uri
+    if MilvusIndex.exists(uri, milvus["milvus_token"], milvus["milvus_collection"]):
+        raise RagError(
+            f"Milvus at {uri} already holds an index named {milvus['milvus_collection']!r}; choose another "
+            "--milvus-collection, or update that one with `rag index PATH... --milvus-uri ...`"
+        )
+    rag = RAG(args.index, config=index_config(args.index).with_(**milvus))
+    stats = rag.index([], store="milvus")
+    if args.json:
+        print_stats(stats, as_json=True)
+        return 0
+    print(
+        f"moved {stats.documents} documents and {stats.chunks} passages from {args.index} into the Milvus index "
+        f"{milvus['milvus_collection']!r} at {uri} ({stats.written_rows} rows, {stats.seconds:.1f} s). Serve it with "
+        f"--milvus-uri {uri}; the folder's versions are no longer needed."
+    )
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:

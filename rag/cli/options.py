@@ -148,3 +148,27 @@ def answer_settings(args: argparse.Namespace) -> dict[str, Any]:
         "min_support": args.min_support,
         **rerank_settings(args),
     }
+
+
+def milvus_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--milvus-uri",
+        default=os.environ.get("RAG_MILVUS_URI", ""),
+        metavar="URI",
+        help="the index is held in Milvus: http://host:19530 for a server (token from $RAG_MILVUS_TOKEN), "
+        "or a file for Milvus Lite (default with --store milvus: INDEX/milvus.db); or $RAG_MILVUS_URI",
+    )
+    sp.add_argument(
+        "--milvus-collection",
+        default=os.environ.get("RAG_MILVUS_COLLECTION", Config.milvus_collection),
+        metavar="NAME",
+        help=f"the index's name in Milvus (default {Config.milvus_collection}, or $RAG_MILVUS_COLLECTION)",
+    )
+
+
+def milvus_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "milvus_uri": args.milvus_uri,
+        "milvus_collection": args.milvus_collection,
+        "milvus_token": os.environ.get("RAG_MILVUS_TOKEN", ""),
+    }

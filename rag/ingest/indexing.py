@@ -12,9 +12,10 @@ import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -23,10 +24,10 @@ from ..errors import IndexCorruptError, IndexMismatchError, RagError, UnknownDoc
 from ..models.embed import Embedder
 from ..records import Chunk, Document, IndexStats, Skipped
 from ..storage import index as index_io
-from ..storage.faiss_store import StoreKind, VectorStore
+from ..storage.faiss_store import IndexType, StoreKind, VectorStore
 from ..storage.lexical import LexicalIndex, passage_terms
 from ..storage.manifest import FORMAT_VERSION, Manifest, document_hash
-from ..storage.milvus import MilvusStore
+from ..storage.milvus import MilvusIndex, Written
 from ..text.chunking import chunk_document, retrieval_text, title_prefix
 
 STAGE_BATCH = 256  # chunks embedded and staged at a time
@@ -73,9 +74,8 @@ def update_index(
             (one that could not be read this time keeps its indexed version).
         remove: doc ids to remove; an id the index does not hold is an error and nothing changes.
         rebuild: ignore the existing index and embed `sources` again (the index then holds them only).
-        store_kind: FAISS index type for the new version, or "milvus" (a collection at
-            `config.milvus_uri`; default a Milvus Lite file beside the index); None keeps the
-            existing index's kind ("flat" for a new index).
+        store_kind: FAISS index type for the new version; None keeps the existing index's kind
+            ("flat" for a new index). An index held in Milvus is updated by `update_milvus`.
         on_progress: called as documents are read and batches embedded.
         total: how many documents `sources` will yield, for `on_progress` (None: unknown).
 
@@ -90,117 +90,286 @@ def update_index(
         old = None if rebuild else _load_previous(root, config)
         old_hashes = old.manifest.documents if old else {}
         old_counts = Counter(c.doc_id for c in old.chunks) if old else Counter()
-        unknown = [d for d in remove if d not in old_hashes]
-        if unknown:
-            raise UnknownDocumentError(
-                f"the index in {root} holds no document {', '.join(map(repr, unknown[:5]))}"
-                f"{f' (and {len(unknown) - 5} more)' if len(unknown) > 5 else ''}; nothing was removed. "
-                "`rag list` shows the indexed doc ids"
-            )
-        loaded: list[Embedder] = []
-
-        def model() -> Embedder:
-            if not loaded:
-                loaded.append(embedder())
-            return loaded[0]
-
+        _check_known(remove, old_hashes, f"the index in {root}")
         stage = _Stage(root, config)
-        seen: dict[str, Document] = {}  # read in this run
-        hashes: dict[str, str] = {}
-        pending: list[tuple[Document, str, list[Chunk]]] = []  # to embed
-        skipped: list[Skipped] = []
-        counts = {"added": 0, "changed": 0, "unchanged": 0, "chunks": 0, "embedded": 0}
-        fresh: dict[str, list[str]] = {"added": [], "changed": []}
-        new_chunks: dict[str, int] = {}
-        max_tokens_cache: dict[str, int] = {}
-
-        def report() -> None:
-            if on_progress:
-                done = len(seen) + len(skipped)
-                on_progress(Progress(done, counts["chunks"], counts["embedded"], len(skipped), total))
-
-        for item in sources:
-            if isinstance(item, Skipped):
-                skipped.append(item)
-                report()
-                continue
-            doc = item
-            if doc.doc_id in seen:
-                skipped.append(Skipped(doc.doc_id, "duplicate doc_id: indexed twice in this run; the first is kept"))
-                continue
-            h = document_hash(doc)
-            seen[doc.doc_id], hashes[doc.doc_id] = doc, h
-            if old_hashes.get(doc.doc_id) == h:
-                counts["unchanged"] += 1
-                counts["chunks"] += old_counts[doc.doc_id]
-                report()
-                continue
-            what = "changed" if doc.doc_id in old_hashes else "added"
-            counts[what] += 1
-            fresh[what].append(doc.doc_id)
-            prefix = title_prefix(doc.title, config.title_in_chunks)
-            if prefix not in max_tokens_cache:
-                max_tokens_cache[prefix] = model().max_passage_tokens(prefix)
-            chunks = chunk_document(
-                doc,
-                chunk_chars=config.chunk_chars,
-                overlap_sentences=config.overlap_sentences,
-                max_tokens=max_tokens_cache[prefix],
-                count_tokens=model().count_tokens,
-            )
-            counts["chunks"] += len(chunks)
-            new_chunks[doc.doc_id] = len(chunks)
-            pending.append((doc, h, chunks))
-            if sum(len(c) for _, _, c in pending) >= STAGE_BATCH:
-                counts["embedded"] += stage.embed(pending, model(), config)
-                pending = []
-            report()
-        if pending:
-            counts["embedded"] += stage.embed(pending, model(), config)
-        report()
-
-        unreadable = {s.source for s in skipped}
-        keep = [
-            d
-            for d in (old.documents if old else ())  # in index order (the manifest's is sorted)
-            if d not in remove and (not sync or d in seen or d in unreadable)  # sync: unreadable keep their version
-        ]
+        run = _read(sources, old_hashes, old_counts, stage, embedder, config, on_progress, total)
+        keep = _kept(old.documents if old else (), remove, sync, run)  # in index order (the manifest's is sorted)
         docs = {d: old.documents[d] for d in keep} if old else {}
-        hashes = {**{d: old_hashes[d] for d in keep}, **hashes}
-        docs.update(seen)
+        hashes = {**{d: old_hashes[d] for d in keep}, **run.hashes}
+        docs.update(run.seen)
         removed = tuple(sorted(set(old_hashes) - set(docs)))
-        changed = counts["added"] + counts["changed"] + len(removed)
+        changed = run.counts["added"] + run.counts["changed"] + len(removed)
         version = old.version if old else ""
+        written = 0
         kind: StoreKind = store_kind or (old.manifest.store if old else "flat")  # type: ignore[assignment]
         if changed or old is None or rebuild or kind != old.manifest.store:
-            dim = old.manifest.dim if old else model().dim
-            version = _commit(root, old, docs, hashes, stage, dim, config, kind)
+            dim = old.manifest.dim if old else run.model().dim
+            version, written = _commit(root, old, docs, hashes, stage, dim, config, kind)
         stage.clear()
-    n_chunks = sum(new_chunks[d] if d in new_chunks else old_counts[d] for d in docs)
-    return IndexStats(
-        documents=len(docs),
-        chunks=n_chunks,
-        added=counts["added"],
-        changed=counts["changed"],
-        removed=len(removed),
-        unchanged=counts["unchanged"],
-        embedded_chunks=counts["embedded"],
-        skipped=tuple(skipped),
-        seconds=time.perf_counter() - started,
-        version=version,
-        embedding_backend=loaded[0].backend if loaded else "",
-        resumed_chunks=stage.resumed,
-        added_ids=tuple(fresh["added"]),
-        changed_ids=tuple(fresh["changed"]),
-        removed_ids=removed,
-    )
+    return run.stats(docs, old_counts, removed, started, version, written)
+
+
+def update_milvus(
+    scratch: Path,
+    uri: str,
+    sources: Iterable[Document | Skipped],
+    embedder: Callable[[], Embedder],
+    config: Config,
+    *,
+    sync: bool = False,
+    remove: Collection[str] = (),
+    rebuild: bool = False,
+    on_progress: ProgressCallback | None = None,
+    total: int | None = None,
+) -> IndexStats:
+    """`update_index` for an index held in Milvus at `uri` (`config.milvus_collection`,
+    `config.milvus_token`): only the rows of added, changed and removed documents are written or
+    deleted. A new index (or `rebuild`) is written into a new generation that goes live whole; a
+    local index in `scratch` with no Milvus index yet is carried over (no re-embedding). `scratch`
+    holds the embedding stage and the writer's lock.
+
+    Raises: as `update_index`.
+    """
+    started = time.perf_counter()
+    scratch = Path(scratch)
+    token, name = config.milvus_token, config.milvus_collection
+    with index_io.write_lock(scratch):
+        live = None
+        if not rebuild and MilvusIndex.exists(uri, token, name):
+            live = MilvusIndex.open(uri, token, name)
+            live.manifest.check(config, live.where)
+            live.recover()  # what an update killed half-way left behind
+        local = None
+        if live is None and not rebuild and index_io.exists(scratch):
+            local = _load_previous(scratch, config)
+        if local:
+            old_hashes = dict(local.manifest.documents)
+            old_counts = Counter(c.doc_id for c in local.chunks)
+            order = list(local.documents)
+        else:
+            heads = live.heads() if live else {}
+            old_hashes = {d: h.hash for d, h in heads.items()}
+            old_counts = Counter({d: h.chunks for d, h in heads.items()})
+            order = list(heads)
+        _check_known(remove, old_hashes, live.where if live else f"Milvus at {uri}")
+        stage = _Stage(scratch, config)
+        run = _read(sources, old_hashes, old_counts, stage, embedder, config, on_progress, total)
+        keep = _kept(order, remove, sync, run)
+        final = list(dict.fromkeys([*keep, *run.seen]))
+        removed = tuple(sorted(set(old_hashes) - set(final)))
+        changed = [d for d in run.seen if old_hashes.get(d) != run.hashes[d]]
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+        def staged(doc_id: str) -> Written:
+            doc, h = run.seen[doc_id], run.hashes[doc_id]
+            chunks, vectors = stage.get(h)
+            terms = [passage_terms(retrieval_text(c.title, c.text, config.title_in_chunks), doc.lang) for c in chunks]
+            return Written(doc, h, chunks, vectors, terms, now)
+
+        written = 0
+        if live is None:
+            dim = local.manifest.dim if local else run.model().dim
+            target = MilvusIndex.create(uri, token, name, milvus_settings(config, dim))
+            try:
+                carried = [d for d in keep if d not in changed] if local else []
+                for batch in _batches(_carried(local, carried, config) if local else iter(())):
+                    written += target.write(batch, fresh=True)
+                for batch in _batches(staged(d) for d in changed):
+                    written += target.write(batch, fresh=True)
+                target.publish()
+            except BaseException:
+                target.drop()
+                raise
+            version = target.version
+        else:
+            for batch in _batches(staged(d) for d in changed):
+                written += live.write(batch)
+            live.remove(list(removed))
+            version = live.version
+        stage.clear()
+    return run.stats(dict.fromkeys(final), old_counts, removed, started, version, written)
+
+
+def milvus_settings(config: Config, dim: int) -> dict[str, object]:
+    """What a Milvus index records of the settings it was built with (checked on every open)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedding_model": config.embedding_model,
+        "dim": dim,
+        "query_prompt": config.query_prompt,
+        "passage_prompt": config.passage_prompt,
+        "chunker": config.chunker_settings(),
+    }
+
+
+def _carried(local: index_io.Index, doc_ids: list[str], config: Config) -> Iterator[Written]:
+    """The documents of a local index as they are, vectors and terms included (for moving it)."""
+    rows: dict[str, list[int]] = {}
+    for row, c in enumerate(local.chunks):
+        rows.setdefault(c.doc_id, []).append(row)
+    terms = local.passage_terms()
+    m = local.manifest
+    for d in doc_ids:
+        doc, r = local.documents[d], rows.get(d, [])
+        chunks = [local.chunks[i] for i in r]
+        if terms is not None:
+            doc_terms = [terms[i] for i in r]
+        else:
+            doc_terms = [
+                passage_terms(retrieval_text(c.title, c.text, config.title_in_chunks), doc.lang) for c in chunks
+            ]
+        vectors = np.asarray(local.vectors[r], dtype=np.float32) if r else np.zeros((0, m.dim), np.float32)
+        yield Written(doc, m.documents[d], chunks, vectors, doc_terms, m.indexed.get(d, m.created))
+
+
+def _batches(items: Iterable[Written], rows: int = 2000) -> Iterator[list[Written]]:
+    """Documents in groups of about `rows` passages (each group is written with a few calls)."""
+    batch: list[Written] = []
+    n = 0
+    for w in items:
+        batch.append(w)
+        n += len(w.chunks)
+        if n >= rows:
+            yield batch
+            batch, n = [], 0
+    if batch:
+        yield batch
+
+
+def _check_known(remove: Collection[str], known: Mapping[str, str], where: str) -> None:
+    unknown = [d for d in remove if d not in known]
+    if unknown:
+        raise UnknownDocumentError(
+            f"{where} holds no document {', '.join(map(repr, unknown[:5]))}"
+            f"{f' (and {len(unknown) - 5} more)' if len(unknown) > 5 else ''}; nothing was removed. "
+            "`rag list` shows the indexed doc ids"
+        )
+
+
+def _kept(order: Iterable[str], remove: Collection[str], sync: bool, run: _Run) -> list[str]:
+    """The indexed documents that stay: not removed, and under `sync` read again (or unreadable this
+    time, which keep their indexed version)."""
+    unreadable = {s.source for s in run.skipped}
+    return [d for d in order if d not in remove and (not sync or d in run.seen or d in unreadable)]
+
+
+class _Run:
+    """Reading the sources: which documents are new or changed (chunked and embedded into the
+    stage), which unchanged, which skipped and why."""
+
+    def __init__(self, embedder: Callable[[], Embedder]) -> None:
+        self._embedder = embedder
+        self.loaded: list[Embedder] = []
+        self.seen: dict[str, Document] = {}
+        self.hashes: dict[str, str] = {}
+        self.skipped: list[Skipped] = []
+        self.counts = {"added": 0, "changed": 0, "unchanged": 0, "chunks": 0, "embedded": 0}
+        self.fresh: dict[str, list[str]] = {"added": [], "changed": []}
+        self.new_chunks: dict[str, int] = {}
+        self.resumed = 0
+
+    def model(self) -> Embedder:
+        if not self.loaded:
+            self.loaded.append(self._embedder())
+        return self.loaded[0]
+
+    def stats(
+        self,
+        docs: Mapping[str, object],
+        old_counts: Mapping[str, int],
+        removed: tuple[str, ...],
+        started: float,
+        version: str,
+        written: int,
+    ) -> IndexStats:
+        return IndexStats(
+            documents=len(docs),
+            chunks=sum(self.new_chunks[d] if d in self.new_chunks else old_counts[d] for d in docs),
+            added=self.counts["added"],
+            changed=self.counts["changed"],
+            removed=len(removed),
+            unchanged=self.counts["unchanged"],
+            embedded_chunks=self.counts["embedded"],
+            skipped=tuple(self.skipped),
+            seconds=time.perf_counter() - started,
+            version=version,
+            embedding_backend=self.loaded[0].backend if self.loaded else "",
+            resumed_chunks=self.resumed,
+            added_ids=tuple(self.fresh["added"]),
+            changed_ids=tuple(self.fresh["changed"]),
+            removed_ids=removed,
+            written_rows=written,
+        )
+
+
+def _read(
+    sources: Iterable[Document | Skipped],
+    old_hashes: Mapping[str, str],
+    old_counts: Mapping[str, int],
+    stage: _Stage,
+    embedder: Callable[[], Embedder],
+    config: Config,
+    on_progress: ProgressCallback | None,
+    total: int | None,
+) -> _Run:
+    run = _Run(embedder)
+    counts = run.counts
+    pending: list[tuple[Document, str, list[Chunk]]] = []  # to embed
+    max_tokens_cache: dict[str, int] = {}
+
+    def report() -> None:
+        if on_progress:
+            done = len(run.seen) + len(run.skipped)
+            on_progress(Progress(done, counts["chunks"], counts["embedded"], len(run.skipped), total))
+
+    for item in sources:
+        if isinstance(item, Skipped):
+            run.skipped.append(item)
+            report()
+            continue
+        doc = item
+        if doc.doc_id in run.seen:
+            run.skipped.append(Skipped(doc.doc_id, "duplicate doc_id: indexed twice in this run; the first is kept"))
+            continue
+        h = document_hash(doc)
+        run.seen[doc.doc_id], run.hashes[doc.doc_id] = doc, h
+        if old_hashes.get(doc.doc_id) == h:
+            counts["unchanged"] += 1
+            counts["chunks"] += old_counts[doc.doc_id]
+            report()
+            continue
+        what = "changed" if doc.doc_id in old_hashes else "added"
+        counts[what] += 1
+        run.fresh[what].append(doc.doc_id)
+        prefix = title_prefix(doc.title, config.title_in_chunks)
+        if prefix not in max_tokens_cache:
+            max_tokens_cache[prefix] = run.model().max_passage_tokens(prefix)
+        chunks = chunk_document(
+            doc,
+            chunk_chars=config.chunk_chars,
+            overlap_sentences=config.overlap_sentences,
+            max_tokens=max_tokens_cache[prefix],
+            count_tokens=run.model().count_tokens,
+        )
+        counts["chunks"] += len(chunks)
+        run.new_chunks[doc.doc_id] = len(chunks)
+        pending.append((doc, h, chunks))
+        if sum(len(c) for _, _, c in pending) >= STAGE_BATCH:
+            counts["embedded"] += stage.embed(pending, run.model(), config)
+            pending = []
+        report()
+    if pending:
+        counts["embedded"] += stage.embed(pending, run.model(), config)
+    report()
+    run.resumed = stage.resumed
+    return run
 
 
 def _load_previous(root: Path, config: Config) -> index_io.Index | None:
     if not index_io.exists(root):
         return None
     try:
-        old = index_io.load(root, milvus_token=config.milvus_token)
+        old = index_io.load(root)
     except IndexCorruptError as exc:
         raise IndexCorruptError(f"{exc} (the existing index cannot be updated in place)") from None
     old.manifest.check(config, root)
@@ -216,7 +385,8 @@ def _commit(
     dim: int,
     config: Config,
     store_kind: StoreKind,
-) -> str:
+) -> tuple[str, int]:
+    """Write the new version; returns its name and how many passages it wrote."""
     old_rows: dict[str, list[int]] = {}
     if old:
         for row, c in enumerate(old.chunks):
@@ -265,25 +435,9 @@ def _commit(
         chunks=len(chunks),
         indexed=indexed,
     )
-    store: VectorStore | MilvusStore
-    if store_kind == "milvus":
-        uri = config.milvus_uri or str(root.resolve() / "milvus.db")
-        store = MilvusStore.build(
-            vectors,
-            [" ".join(t) for t in terms],
-            uri=uri,
-            token=config.milvus_token,
-            embedding_model=config.embedding_model,
-        )
-    else:
-        store = VectorStore.build(vectors, kind=store_kind)
+    store = VectorStore.build(vectors, kind=cast(IndexType, store_kind))
     new = index_io.Index(manifest, docs, chunks, vectors, store, lexical, terms=terms)
-    try:
-        return index_io.save(root, new)
-    except BaseException:
-        if isinstance(store, MilvusStore):
-            store.drop_pointed_self()
-        raise
+    return index_io.save(root, new), len(chunks)
 
 
 class _Stage:

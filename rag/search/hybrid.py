@@ -1,5 +1,6 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 candidates fused by reciprocal rank or by a weighted sum
-of normalised scores. Returns `Hit`s carrying both component scores. Reads the index, never writes."""
+"""Hybrid retrieval: dense and BM25 candidates fused by reciprocal rank or by a weighted sum of
+normalised scores. Returns `Hit`s carrying both component scores. Reads the index (a local `Index`
+or a `MilvusIndex`, through the same methods), never writes."""
 
 from __future__ import annotations
 
@@ -11,15 +12,13 @@ from ..config import Config
 from ..crosslingual import dense_weight
 from ..models.embed import Embedder
 from ..records import Hit, Query
-from ..storage.index import Index
-from ..storage.milvus import MilvusStore
-from ..text.terms import query_stems
+from ..storage.index import AnyIndex
 
 Mode = Literal["hybrid", "dense", "lexical"]
 
 
 def search(
-    index: Index,
+    index: AnyIndex,
     embedder: Embedder,
     query: Query,
     *,
@@ -44,14 +43,14 @@ def search(
         raise ValueError(f"k must be at least 1 (got {k})")
     if mode not in ("hybrid", "dense", "lexical"):
         raise ValueError(f"unknown mode {mode!r}; choose 'hybrid', 'dense' or 'lexical'")
-    if not query.search_text.strip() or not index.chunks:
+    if not query.search_text.strip():
         return []
     fused, dense, lexical, q = _rank(index, embedder, query, max(k, config.tuned.candidates), config, mode)
     return _hits(index, [row for row, _ in fused[:k]], fused, dense, lexical, q)
 
 
 def rerank_pool(
-    index: Index,
+    index: AnyIndex,
     embedder: Embedder,
     query: Query,
     *,
@@ -70,7 +69,7 @@ def rerank_pool(
     """
     if k < 1:
         raise ValueError(f"k must be at least 1 (got {k})")
-    if not query.search_text.strip() or not index.chunks:
+    if not query.search_text.strip():
         return []
     t = config.tuned
     n = max(k, t.candidates, t.rerank_lexical, t.rerank_dense)
@@ -83,7 +82,7 @@ def rerank_pool(
 
 
 def _rank(
-    index: Index,
+    index: AnyIndex,
     embedder: Embedder,
     query: Query,
     n: int,
@@ -96,13 +95,10 @@ def _rank(
     q = None
     if mode != "lexical":
         q = embedder.embed_queries([text])[0]
-        dense = index.store.search(q, n)
+        dense = index.dense(q, n)
     lexical: list[tuple[int, float]] = []
     if mode != "dense":
-        if isinstance(index.store, MilvusStore):  # Milvus' own BM25, over the same stems
-            lexical = index.store.search_terms(query_stems(text, lang), n)
-        else:
-            lexical = index.lexical.search(text, lang, n)
+        lexical = index.keyword(text, lang, n)
     w = dense_weight(config, lang)
     if mode == "dense":
         fused = list(dense)
@@ -117,7 +113,7 @@ def _rank(
 
 
 def _hits(
-    index: Index,
+    index: AnyIndex,
     rows: list[int],
     fused: list[tuple[int, float]],
     dense: list[tuple[int, float]],
@@ -127,13 +123,15 @@ def _hits(
     fused_of = dict(fused)
     dense_of = dict(dense)
     lex_of = dict(lexical)
+    chunks = index.passages(rows)
+    rows = [row for row in rows if row in chunks]  # a Milvus passage whose document changed meanwhile
+    others = index.similarities([row for row in rows if row not in dense_of], q) if q is not None else {}
+    documents = index.documents
     hits = []
     for rank, row in enumerate(rows, 1):
-        chunk = index.chunks[row]
-        d = dense_of.get(row)
-        if d is None and q is not None:
-            d = float(index.vectors[row] @ q)
-        doc = index.documents[chunk.doc_id]
+        chunk = chunks[row]
+        d = dense_of.get(row, others.get(row))
+        doc = documents[chunk.doc_id]
         hits.append(
             Hit(
                 chunk=chunk,

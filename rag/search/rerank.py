@@ -15,7 +15,7 @@ from ..config import Config
 from ..models.embed import Embedder
 from ..models.lm_scoring import Reranker, load_reranker
 from ..records import Chunk, Document, Hit, Query
-from ..storage.index import Index
+from ..storage.index import AnyIndex
 from .hybrid import rerank_pool
 
 # Reranking scores remembered per (index version, model, query, candidates), oldest dropped first:
@@ -37,7 +37,7 @@ class Reranking:
     def reranker(self) -> Reranker:
         return load_reranker(self.config.rerank_model, prefix_cache_mb=self.config.rerank_cache_mb)
 
-    def search(self, index: Index, embedder: Embedder, query: Query, k: int) -> list[Hit]:
+    def search(self, index: AnyIndex, embedder: Embedder, query: Query, k: int) -> list[Hit]:
         """The `k` best passages for `query`: its pool, reordered by the LM mixed with the hybrid score."""
         c = self.config
         hits = rerank_pool(index, embedder, query, k=k, config=c)

@@ -16,31 +16,35 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import IndexCorruptError, IndexNotFoundError, RagError
-from ..records import Chunk, Document
+from ..records import Chunk, Document, IndexedDocument, Lang
 from .faiss_store import VectorStore
 from .lexical import TERMS_FILES, LexicalIndex, load_terms, save_terms
 from .manifest import REBUILD_HINT, Manifest, file_digest
-from .milvus import MilvusStore
 
 _DATA_FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy")
 
 
 @dataclass
 class Index:
-    """One loaded version: documents, chunks (row i of the stores is chunks[i]) and the stores."""
+    """One loaded version: documents, chunks (row i of the stores is chunks[i]) and the stores.
+
+    Searches and answers read an index through `dense`, `keyword`, `passages`, `similarities`,
+    `documents`, `lexical.idf` and `manifest`, which `storage.milvus.MilvusIndex` provides too;
+    passages are keyed by row here."""
 
     manifest: Manifest
     documents: dict[str, Document]
     chunks: list[Chunk]
     vectors: np.ndarray
-    store: VectorStore | MilvusStore
+    store: VectorStore
     lexical: LexicalIndex
     version: str = ""
     terms: list[list[str]] | None = None  # each passage's BM25 terms, kept for the next update
@@ -52,6 +56,51 @@ class Index:
         if self.terms is None and self.folder is not None:
             self.terms = load_terms(self.folder, len(self.chunks))
         return self.terms
+
+    @property
+    def where(self) -> str:
+        return f"index {self.folder}"
+
+    @property
+    def size(self) -> int:
+        return len(self.chunks)
+
+    def passages_of(self, doc_id: str) -> list[Chunk]:
+        """A document's passages, in text order."""
+        return [c for c in self.chunks if c.doc_id == doc_id]
+
+    def dense(self, query: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """The `n` passages nearest `query`, best first, as (row, score)."""
+        return self.store.search(query, n)
+
+    def keyword(self, text: str, lang: Lang, n: int) -> list[tuple[int, float]]:
+        """BM25's `n` best passages sharing a term with `text`, as (row, score)."""
+        return self.lexical.search(text, lang, n)
+
+    def passages(self, rows: Sequence[int]) -> dict[int, Chunk]:
+        return {row: self.chunks[row] for row in rows}
+
+    def similarities(self, rows: Sequence[int], query: np.ndarray) -> dict[int, float]:
+        return {row: float(self.vectors[row] @ query) for row in rows}
+
+    def indexed_documents(self) -> list[IndexedDocument]:
+        """What the index holds, in index order, without the texts."""
+        counts = Counter(c.doc_id for c in self.chunks)
+        m = self.manifest
+        return [
+            IndexedDocument(
+                d.doc_id,
+                d.title,
+                d.source,
+                d.lang,
+                counts[d.doc_id],
+                m.indexed.get(d.doc_id, m.created),
+                d.url,
+                d.date,
+                d.publisher,
+            )
+            for d in self.documents.values()
+        ]
 
 
 def current_version(root: Path) -> str | None:
@@ -70,8 +119,20 @@ def exists(root: Path) -> bool:
     return current_version(Path(root)) is not None
 
 
-def load(root: Path, *, verify: bool = True, milvus_token: str = "") -> Index:
-    """Load the live version of the index in `root` (`milvus_token`: for a Milvus server's collection).
+def current_store(root: Path) -> str | None:
+    """The store the live version of `root` was written for ("flat", "hnsw", "ivf", or "milvus"
+    for a version that mirrored its vectors into Milvus), or None without an index."""
+    version = current_version(Path(root)) if Path(root).exists() else None
+    if version is None:
+        return None
+    try:
+        return Manifest.read(Path(root) / version / "manifest.json").store
+    except RagError:
+        return None
+
+
+def load(root: Path, *, verify: bool = True) -> Index:
+    """Load the live version of the index in `root`.
 
     Raises:
         IndexNotFoundError: there is no index in `root`.
@@ -106,17 +167,10 @@ def load(root: Path, *, verify: bool = True, milvus_token: str = "") -> Index:
         # Memory-mapped: searches read a few rows (scores of passages only BM25 found), updates
         # copy them; a serving process does not hold a second copy of what the vector store has.
         vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode="r")
-        store: VectorStore | MilvusStore
-        if manifest.store == "milvus":
-            store = MilvusStore.load(
-                folder / MilvusStore.file_name,
-                token=milvus_token,
-                embedding_model=manifest.embedding_model,
-                dim=manifest.dim,
-                size=manifest.chunks,
-            )
-        else:
+        if (folder / VectorStore.file_name).exists():
             store = VectorStore.load(folder / VectorStore.file_name, manifest.store)  # type: ignore[arg-type]
+        else:  # a version that mirrored its vectors into a Milvus collection: searched here, flat
+            store = VectorStore.build(np.asarray(vectors, dtype=np.float32), kind="flat")
         lexical = LexicalIndex.load(folder / "bm25", len(chunks))
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, RuntimeError) as exc:
         raise IndexCorruptError(f"index {folder} is unreadable ({type(exc).__name__}: {exc}); {REBUILD_HINT}") from None
@@ -170,7 +224,7 @@ def save(root: Path, index: Index) -> str:
             "Free some disk space or choose another --index folder."
         ) from exc
     index.manifest, index.version, index.folder = manifest, version, root / version
-    _prune(root, keep={version, *_previous(root, version)}, store=index.store)
+    _prune(root, keep={version, *_previous(root, version)})
     return version
 
 
@@ -200,11 +254,9 @@ def _previous(root: Path, version: str) -> list[str]:
     return older[-1:]  # keep one previous version for readers that loaded it a moment ago
 
 
-def _prune(root: Path, keep: set[str], store: VectorStore | MilvusStore) -> None:
+def _prune(root: Path, keep: set[str]) -> None:
     for p in root.iterdir():
         if (p.name.startswith("v-") and p.name not in keep) or (p.name.startswith(".v-") and p.name.endswith(".tmp")):
-            if isinstance(store, MilvusStore) and (p / MilvusStore.file_name).exists():
-                store.drop_pointed(p / MilvusStore.file_name)  # the pruned version's collection
             shutil.rmtree(p, ignore_errors=True)
 
 
@@ -232,3 +284,8 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+from .milvus import MilvusIndex  # noqa: E402 - below Index, which milvus.py does not need
+
+AnyIndex = Index | MilvusIndex  # what searches and answers read: a local version or a Milvus index

@@ -56,7 +56,7 @@ class Manifest:
         except TypeError as exc:
             raise IndexCorruptError(f"index manifest {path} is incomplete ({exc}); {REBUILD_HINT}") from None
 
-    def check(self, config: Config, where: Path) -> None:
+    def check(self, config: Config, where: Path | str) -> None:
         """Raise IndexMismatchError unless the index was built with `config`'s settings."""
         wanted = {
             "embedding model": (self.embedding_model, config.embedding_model),

@@ -1,0 +1,163 @@
+"""What a serving process costs when the index is held in Milvus, at 10k, 100k and 1M passages:
+start-up time, resident memory and hybrid search latency of a fresh process that has no index
+folder, only the Milvus URI; and the time, memory and rows written to add one article with
+`rag index`.
+
+Milvus Lite runs as its own server process (`milvus-lite server`), as a Milvus server would, so the
+serving process is measured apart from it (the server's memory is reported separately). The corpus
+is `local_growth.py`'s (real passages, MiniLM vectors and stems, copied to size), written as a
+local index and moved into Milvus with the same code as `rag migrate` (its time is reported as
+`migrate_s`).
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/milvus_growth.py [--sizes 10000 100000 1000000]
+       [--work /tmp/rag-milvus-growth] [--repeat 3] [--json benchmarks/results/milvus_growth.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from local_growth import ARTICLES, QUERIES, base_index, grown, peak_rss
+
+from rag.config import Config
+from rag.pipeline import RAG
+from rag.storage import index as index_io
+from rag.storage.milvus import close
+
+ROOT = Path(__file__).resolve().parent.parent
+
+START = """
+import json, sys, time
+t0 = time.perf_counter()
+from rag.config import Config
+from rag.pipeline import RAG
+uri, name, folder = sys.argv[1], sys.argv[2], sys.argv[5]
+rag = RAG(folder, config=Config(milvus_uri=uri, milvus_collection=name, rerank=False))
+idx = rag.current()
+t1 = time.perf_counter()
+rag.search(sys.argv[3], k=10)
+t2 = time.perf_counter()
+latencies = []
+for q in json.loads(sys.argv[4]) * 5:
+    s = time.perf_counter()
+    rag.search(q, k=10)
+    latencies.append(time.perf_counter() - s)
+import psutil
+p50 = sorted(latencies)[len(latencies) // 2] * 1000
+rss = psutil.Process().memory_info().rss / 1e6
+print(json.dumps({"load_s": t1 - t0, "first_search_s": t2 - t1, "search_ms": p50, "rss_mb": rss,
+                  "passages": idx.size}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`milvus-lite server` on a free port; returns the process and its URI once it answers."""
+    port = free_port()
+    exe = Path(sys.executable).with_name("milvus-lite")
+    server = subprocess.Popen(
+        [str(exe), "server", "--data-dir", str(data), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server, uri
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("milvus-lite server did not start")
+
+
+def measure(uri: str, name: str, work: Path, repeat: int, env: dict[str, str], server: int) -> dict[str, object]:
+    absent = work / "serving-has-no-folder"
+    starts = []
+    for _ in range(repeat):
+        cmd = [sys.executable, "-c", START, uri, name, QUERIES[0], json.dumps(QUERIES), str(absent)]
+        wall, _, out = peak_rss(cmd, env)
+        starts.append({**json.loads(out), "wall_s": wall})
+    adds = []
+    for i in range(repeat):
+        article = work / f"added-{name}-{i}.md"
+        shutil.copyfile(ARTICLES[i % len(ARTICLES)], article)
+        cmd = [sys.executable, "-m", "rag", "index", str(article), "--index", str(work / "scratch")]
+        cmd += ["--milvus-uri", uri, "--milvus-collection", name, "--json"]
+        wall, peak, out = peak_rss(cmd, env)
+        stats = json.loads(out)
+        adds.append({"wall_s": wall, "peak_rss_mb": peak, "rows": stats["written_rows"], "added": stats["added"]})
+    return {
+        "passages": starts[0]["passages"],
+        "startup_s": statistics.median(s["wall_s"] for s in starts),
+        "index_open_s": statistics.median(s["load_s"] for s in starts),
+        "serving_rss_mb": statistics.median(s["rss_mb"] for s in starts),
+        "search_p50_ms": statistics.median(s["search_ms"] for s in starts),
+        "add_one_article_s": statistics.median(a["wall_s"] for a in adds),
+        "add_one_article_peak_rss_mb": statistics.median(a["peak_rss_mb"] for a in adds),
+        "add_one_article_rows": [a["rows"] for a in adds],
+        "milvus_server_rss_mb": psutil.Process(server).memory_info().rss / 1e6,
+        "serving_folder_exists": absent.exists() and any(p.name != "models" for p in absent.iterdir()),
+        "runs": {"startups": len(starts), "adds": len(adds)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/rag-milvus-growth"))
+    parser.add_argument("--repeat", type=int, default=3, help="start-ups and added articles per size (median)")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "milvus_growth.json")
+    args = parser.parse_args()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    args.work.mkdir(parents=True, exist_ok=True)
+    base = base_index(args.work)
+    config = Config(rerank=False)
+    results = []
+    for n in args.sizes:
+        data = args.work / f"milvus-{n}"
+        shutil.rmtree(data, ignore_errors=True)
+        server, uri = start_server(data)
+        try:
+            local = args.work / f"local-{n}"
+            shutil.rmtree(local, ignore_errors=True)
+            index_io.save(local, grown(base, n, config))
+            name = f"n{n}"
+            t = time.perf_counter()
+            moved = RAG(local, config=config.with_(milvus_uri=uri, milvus_collection=name)).index([], store="milvus")
+            migrate_s = time.perf_counter() - t
+            shutil.rmtree(local, ignore_errors=True)
+            row = {
+                "size": n,
+                "migrate_s": migrate_s,
+                "migrate_rows": moved.written_rows,
+                **measure(uri, name, args.work, args.repeat, env, server.pid),
+            }
+            print(json.dumps(row), flush=True)
+            results.append(row)
+        finally:
+            close(uri)
+            server.kill()
+            server.wait()
+            shutil.rmtree(data, ignore_errors=True)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"base_passages": len(base.chunks), "results": results}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
