@@ -55,7 +55,7 @@ def asked(rag: RAG, question: str, exclude: frozenset[int], lm_memo: dict[tuple[
     pool = rerank_pool(without(idx, exclude) if exclude else idx, rag.embedder, query, k=c.k, config=c)
     todo = [h for h in pool if (question, h.chunk.chunk_id) not in lm_memo]
     if worth_reranking(pool) and todo:
-        lm = rag.reranker.scores(question, passages(idx.documents, (h.chunk for h in todo)), lang=lang)
+        lm = rag.reranker.scores(question, passages(h.chunk for h in todo), lang=lang)
         lm_memo.update({(question, h.chunk.chunk_id): s for h, s in zip(todo, lm, strict=True)})
     if (question, "") not in lm_memo:  # how likely the question is after an empty passage
         lm_memo[question, ""] = rag.reranker.scores(question, [("", "")], lang=lang)[0]

@@ -28,6 +28,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -163,6 +164,15 @@ def measure(root: Path, repeat: int, env: dict[str, str]) -> dict[str, object]:
         )
     version = index_io.current_version(root)
     return {
+        **medians(starts, adds),
+        "added_embedded_chunks": [a["embedded"] for a in adds],
+        "index_on_disk_mb": folder_mb(root / version) if version else 0.0,
+    }
+
+
+def medians(starts: list[dict[str, Any]], adds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medians of the start-ups (`START`'s output and wall time) and of the added articles."""
+    return {
         "passages": starts[0]["passages"],
         "startup_s": statistics.median(s["wall_s"] for s in starts),
         "index_load_s": statistics.median(s["load_s"] for s in starts),
@@ -170,21 +180,25 @@ def measure(root: Path, repeat: int, env: dict[str, str]) -> dict[str, object]:
         "search_p50_ms": statistics.median(s["search_ms"] for s in starts),
         "add_one_article_s": statistics.median(a["wall_s"] for a in adds),
         "add_one_article_peak_rss_mb": statistics.median(a["peak_rss_mb"] for a in adds),
-        "added_embedded_chunks": [a["embedded"] for a in adds],
-        "index_on_disk_mb": folder_mb(root / version) if version else 0.0,
         "runs": {"startups": len(starts), "adds": len(adds)},
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def options(doc: str | None, work: str, results: str) -> argparse.Namespace:
+    """The command line both growth benchmarks take."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--work", type=Path, default=Path("/tmp/rag-growth"))
+    parser.add_argument("--work", type=Path, default=Path(work))
     parser.add_argument("--repeat", type=int, default=3, help="start-ups and added articles per size (median)")
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "local_growth.json")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / results)
     args = parser.parse_args()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     args.work.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def main() -> None:
+    args = options(__doc__, "/tmp/rag-growth", "local_growth.json")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     base = base_index(args.work)
     config = Config()
     results = []

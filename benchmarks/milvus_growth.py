@@ -15,19 +15,17 @@ Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/milvus_growth.py [--sizes 10
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import psutil
-from local_growth import ARTICLES, QUERIES, base_index, grown, peak_rss
+from local_growth import ARTICLES, QUERIES, base_index, grown, medians, options, peak_rss
 
 from rag.config import Config
 from rag.pipeline import RAG
@@ -103,29 +101,16 @@ def measure(uri: str, name: str, work: Path, repeat: int, env: dict[str, str], s
         stats = json.loads(out)
         adds.append({"wall_s": wall, "peak_rss_mb": peak, "rows": stats["written_rows"], "added": stats["added"]})
     return {
-        "passages": starts[0]["passages"],
-        "startup_s": statistics.median(s["wall_s"] for s in starts),
-        "index_open_s": statistics.median(s["load_s"] for s in starts),
-        "serving_rss_mb": statistics.median(s["rss_mb"] for s in starts),
-        "search_p50_ms": statistics.median(s["search_ms"] for s in starts),
-        "add_one_article_s": statistics.median(a["wall_s"] for a in adds),
-        "add_one_article_peak_rss_mb": statistics.median(a["peak_rss_mb"] for a in adds),
+        **medians(starts, adds),
         "add_one_article_rows": [a["rows"] for a in adds],
         "milvus_server_rss_mb": psutil.Process(server).memory_info().rss / 1e6,
-        "serving_folder_exists": absent.exists() and any(p.name != "models" for p in absent.iterdir()),
-        "runs": {"startups": len(starts), "adds": len(adds)},
+        "serving_folder_holds": sorted(p.name for p in absent.iterdir()) if absent.exists() else [],
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--work", type=Path, default=Path("/tmp/rag-milvus-growth"))
-    parser.add_argument("--repeat", type=int, default=3, help="start-ups and added articles per size (median)")
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "milvus_growth.json")
-    args = parser.parse_args()
+    args = options(__doc__, "/tmp/rag-milvus-growth", "milvus_growth.json")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    args.work.mkdir(parents=True, exist_ok=True)
     base = base_index(args.work)
     config = Config(rerank=False)
     results = []

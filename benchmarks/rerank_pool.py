@@ -66,7 +66,7 @@ def main() -> None:
                 c = config.with_(tuned=replace(config.tuned, rerank_lexical=lexical, rerank_dense=dense))
                 pools[label] = rerank_pool(idx, rag.embedder, query, k=K, config=c)
         chunks = {h.chunk.chunk_id: h.chunk for hits in pools.values() for h in hits}  # each passage once
-        texts = passages(idx.documents, chunks.values())
+        texts = passages(chunks.values())
         lm = dict(zip(chunks, rag.reranker.scores(query.search_text, texts, lang=query.lang), strict=True))
         for label, _, weight in variants:
             hits = pools[label]

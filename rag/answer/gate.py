@@ -59,7 +59,7 @@ def weigh(query: Query, hits: list[Hit], index: AnyIndex, embedder: Embedder, co
     passage raises the question's likelihood under the reranking LM over no passage
     (`Hit.rerank_gain`), more so across languages. Without reranking, the sentence's support alone."""
     evidence = select_evidence(query, hits, index, embedder, config)
-    crosses = crosses_languages(query.lang, hits, index.documents)
+    crosses = crosses_languages(query.lang, hits, index.describe(h.chunk.doc_id for h in hits[:1]))
     if not evidence:
         return Weighed(evidence, 0.0, crosses)
     weight, offset = gate_lm_terms(config, lm_weight(config), crosses)

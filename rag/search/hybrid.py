@@ -126,7 +126,7 @@ def _hits(
     chunks = index.passages(rows)
     rows = [row for row in rows if row in chunks]  # a Milvus passage whose document changed meanwhile
     others = index.similarities([row for row in rows if row not in dense_of], q) if q is not None else {}
-    documents = index.documents
+    documents = index.describe(c.doc_id for c in chunks.values())
     hits = []
     for rank, row in enumerate(rows, 1):
         chunk = chunks[row]

@@ -5,7 +5,7 @@ under a small causal LM (`models.lm_scoring`) and mixed with the hybrid score (z
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +14,7 @@ import numpy as np
 from ..config import Config
 from ..models.embed import Embedder
 from ..models.lm_scoring import Reranker, load_reranker
-from ..records import Chunk, Document, Hit, Query
+from ..records import Chunk, Hit, Query
 from ..storage.index import AnyIndex
 from .hybrid import rerank_pool
 
@@ -47,7 +47,7 @@ class Reranking:
         scores = self._memo.get(key)
         if scores is None:
             # and, last, the question after an empty passage: what each passage adds to it (the gate's)
-            read = [*passages(index.documents, (h.chunk for h in hits)), ("", "")]
+            read = [*passages(h.chunk for h in hits), ("", "")]
             scores = self.reranker.scores(query.search_text, read, lang=query.lang)
             with self._lock:
                 self._memo[key] = scores
@@ -90,9 +90,9 @@ def rerank(
     ]
 
 
-def passages(documents: Mapping[str, Document], chunks: Iterable[Chunk]) -> list[tuple[str, str]]:
+def passages(chunks: Iterable[Chunk]) -> list[tuple[str, str]]:
     """What the reranker reads of each chunk: (its document's title, its text), for `Reranker.scores`."""
-    return [(documents[c.doc_id].title, c.text) for c in chunks]
+    return [(c.title, c.text) for c in chunks]
 
 
 def zscores(values: Sequence[float]) -> Any:

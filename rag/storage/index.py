@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -79,6 +79,10 @@ class Index:
 
     def passages(self, rows: Sequence[int]) -> dict[int, Chunk]:
         return {row: self.chunks[row] for row in rows}
+
+    def describe(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        """The documents with these ids, for their metadata (a Milvus index leaves their text out)."""
+        return {d: self.documents[d] for d in doc_ids if d in self.documents}
 
     def similarities(self, rows: Sequence[int], query: np.ndarray) -> dict[int, float]:
         return {row: float(self.vectors[row] @ query) for row in rows}

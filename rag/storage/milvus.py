@@ -50,6 +50,7 @@ _clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()
 _loaded: set[tuple[str, str]] = set()
 _texts: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # (collection, doc_id, hash) -> text
+_settings_seen: dict[tuple[str, str], dict[str, Any]] = {}
 _TEXTS_KEPT = 256
 
 
@@ -415,6 +416,10 @@ class MilvusIndex:
         chunks = [Chunk(r["chunk_id"], doc_id, head.title, r["text"], int(r["start"]), int(r["end"])) for r in rows]
         return sorted(chunks, key=lambda c: (c.start, c.end))
 
+    def describe(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        """The documents with these ids, their metadata only (`text` is ""): no text is fetched."""
+        return {d: head.document("") for d, head in self.heads_of(doc_ids).items()}
+
     def similarities(self, keys: Sequence[int], query: np.ndarray) -> dict[int, float]:
         """Inner product of `query` with the passages' vectors."""
         if not keys:
@@ -425,7 +430,8 @@ class MilvusIndex:
 
     def heads_of(self, doc_ids: Iterable[str]) -> dict[str, Head]:
         """The live heads of these documents (absent: not in the index), remembered for this view."""
-        wanted = [d for d in dict.fromkeys(doc_ids) if d not in self._heads]
+        doc_ids = list(dict.fromkeys(doc_ids))
+        wanted = [d for d in doc_ids if d not in self._heads]
         if wanted:
             rows = self._call(
                 "query",
@@ -718,7 +724,8 @@ class _Documents(Mapping[str, Document]):
 class _Lexical:
     """`index.lexical` for a Milvus index: BM25's inverse document frequency from Milvus' counts."""
 
-    _cache: OrderedDict[tuple[str, str], int] = OrderedDict()
+    _cache: OrderedDict[tuple[str, str], int] = OrderedDict()  # (index version, term) -> passages holding it
+    _lock = threading.Lock()
 
     def __init__(self, index: MilvusIndex) -> None:
         self._index = index
@@ -728,12 +735,14 @@ class _Lexical:
         out = {}
         for t in terms:
             key = (self._index.version, t)
-            df = self._cache.get(key)
+            with self._lock:
+                df = self._cache.get(key)
             if df is None:
                 df = self._index.document_frequency(t)
-                self._cache[key] = df
-                while len(self._cache) > 4096:
-                    self._cache.popitem(last=False)
+                with self._lock:
+                    self._cache[key] = df
+                    while len(self._cache) > 4096:
+                        self._cache.popitem(last=False)
             out[t] = self.idf_of_df(df, n)
         return out
 
@@ -764,6 +773,14 @@ def _alias_target(client: Any, name: str) -> str | None:
 
 
 def _settings(client: Any, uri: str, passages: str) -> dict[str, Any]:
+    """The settings a generation records (read once per process: a generation's never change)."""
+    key = (uri, passages)
+    if key not in _settings_seen:
+        _settings_seen[key] = _read_settings(client, uri, passages)
+    return dict(_settings_seen[key])
+
+
+def _read_settings(client: Any, uri: str, passages: str) -> dict[str, Any]:
     try:
         props = client.describe_collection(passages).get("properties") or {}
         settings = json.loads(props["rag.settings"])
