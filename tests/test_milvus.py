@@ -16,6 +16,7 @@ import pytest
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.pipeline import RAG
+from rag.storage import milvus
 from rag.storage.milvus import MilvusIndex, client_for, close
 
 from .conftest import all_passages
@@ -25,14 +26,26 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
 def _rows(rag):
-    """Every row of the index's two collections: pk -> (doc_id, hash); the update stamp left out."""
+    """Every row of a document in the index's two collections: pk -> (doc_id, hash) (the update
+    stamp and the term counts left out)."""
     idx = rag.current()
     client = client_for(idx.uri)
     out = {}
-    for coll, expr in ((idx.passages_collection, "pk >= 0"), (idx.documents_collection, 'pk != "s:"')):
+    for coll, expr in ((idx.passages_collection, "pk >= 0"), (idx.documents_collection, "part >= -2")):
         for r in client.query(coll, filter=expr, output_fields=["doc_id", "hash"]):
             out[(coll, r["pk"])] = (r["doc_id"], r["hash"])
     return out
+
+
+def _counts_exact(rag):
+    """The document frequencies the index stores are those of its passages."""
+    from collections import Counter
+
+    idx = rag.current()
+    rows = client_for(idx.uri).query(idx.passages_collection, filter="pk >= 0", output_fields=["terms"])
+    truth = Counter(t for r in rows for t in set(r["terms"].split()) if r["terms"] != "_")
+    stored, n = idx.document_frequencies(list(truth) + ["jamais-vu"])
+    assert stored == dict(truth) and n == len(rows)
 
 
 def _whole(idx):
@@ -60,6 +73,7 @@ def test_adding_changing_removing_one_document_writes_only_its_rows(tmp_path, em
     assert {k: v for k, v in after.items() if v[0] != "castors.md"} == before, "another document's rows changed"
     assert added.written_rows == len(mine) == 3  # one passage, one text part, one head
     assert rag.current().passages_collection == collection, "an update makes no new collection"
+    _counts_exact(rag)
 
     extra.write_text("# Castors\n\nLes castors d'Europe construisent des huttes de branches.", encoding="utf-8")
     changed = rag.index([extra])
@@ -68,8 +82,10 @@ def test_adding_changing_removing_one_document_writes_only_its_rows(tmp_path, em
     hashes = {h for d, h in again.values() if d == "castors.md"}
     assert len(hashes) == 1 and hashes != {h for _, h in mine.values()}, "the old version's rows are gone"
     assert rag.search("huttes de branches", k=1)[0].chunk.doc_id == "castors.md"
+    _counts_exact(rag)
 
     rag.remove(["castors.md"])
+    _counts_exact(rag)
     assert _rows(rag) == before
     assert all(h.chunk.doc_id != "castors.md" for h in rag.search("castors barrages huttes", k=10))
 
@@ -209,6 +225,7 @@ def test_another_model_or_a_missing_collection_is_a_clear_error(tmp_path, embedd
     settings = {**idx.settings, "embedding_model": "other/model"}
     settings.pop("documents")
     client.alter_collection_properties(idx.passages_collection, {"rag.settings": json.dumps(settings)})
+    milvus._settings_seen.clear()  # a generation's settings never change: this process read them once
     with pytest.raises(IndexMismatchError, match="embedding model 'other/model'.*--rebuild"):
         RAG(tmp_path / "idx", config=Config(), embedder=embedder).search("Noam")
     client.drop_collection(idx.documents_collection)
@@ -230,6 +247,11 @@ def test_milvus_and_faiss_agree(seed_rag, tmp_path_factory):
 
     milvus = with_store(seed_rag, ROOT / "sources", "milvus", tmp_path_factory)
     assert isinstance(milvus.current(), MilvusIndex)
+    terms = ["talent", "googl", "shazeer", "intelligent", "jamais-vu"]
+    local_idf, milvus_idf = seed_rag.current().lexical.idf(terms), milvus.current().lexical.idf(terms)
+    assert milvus_idf == pytest.approx(local_idf) and milvus.current().lexical.idf_of_df(1) == pytest.approx(
+        seed_rag.current().lexical.idf_of_df(1)
+    )
     for q in ("Combien Google a-t-il payé pour faire revenir Noam Shazeer ?", "Who is Naveen Rao?", "LeBron James"):
         for mode in ("dense", "lexical", "hybrid"):
             a = [h.chunk.chunk_id for h in seed_rag.search(q, k=5, mode=mode)]

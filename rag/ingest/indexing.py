@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -142,10 +142,15 @@ def update_milvus(
         local = None
         if live is None and not rebuild and index_io.exists(scratch):
             local = _load_previous(scratch, config)
+        old_hashes: Mapping[str, str]
+        old_counts: Mapping[str, int]
+        order: list[str] | None = None  # every indexed document, when the update needs them all
         if local:
             old_hashes = dict(local.manifest.documents)
             old_counts = Counter(c.doc_id for c in local.chunks)
             order = list(local.documents)
+        elif live and not sync:  # only the documents read or removed are looked up, never the whole list
+            old_hashes, old_counts = _LiveHeads(live, "hash"), _LiveHeads(live, "chunks")
         else:
             heads = live.heads() if live else {}
             old_hashes = {d: h.hash for d, h in heads.items()}
@@ -154,9 +159,11 @@ def update_milvus(
         _check_known(remove, old_hashes, live.where if live else f"Milvus at {uri}")
         stage = _Stage(scratch, config)
         run = _read(sources, old_hashes, old_counts, stage, embedder, config, on_progress, total)
-        keep = _kept(order, remove, sync, run)
-        final = list(dict.fromkeys([*keep, *run.seen]))
-        removed = tuple(sorted(set(old_hashes) - set(final)))
+        if order is None:
+            keep, removed = [], tuple(sorted(set(remove)))
+        else:
+            keep = _kept(order, remove, sync, run)
+            removed = tuple(sorted(set(old_hashes) - set(keep) - set(run.seen)))
         changed = [d for d in run.seen if old_hashes.get(d) != run.hashes[d]]
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -181,13 +188,16 @@ def update_milvus(
                 target.drop()
                 raise
             version = target.version
+            after: dict[str, None] = dict.fromkeys([*keep, *run.seen])
+            totals = None
         else:
             for batch in _batches(staged(d) for d in changed):
                 written += live.write(batch)
             live.remove(list(removed))
             version = live.version
+            after, totals = {}, (live.document_count(), live.size)
         stage.clear()
-    return run.stats(dict.fromkeys(final), old_counts, removed, started, version, written)
+    return run.stats(after, old_counts, removed, started, version, written, totals=totals)
 
 
 def milvus_settings(config: Config, dim: int) -> dict[str, object]:
@@ -253,6 +263,26 @@ def _kept(order: Iterable[str], remove: Collection[str], sync: bool, run: _Run) 
     return [d for d in order if d not in remove and (not sync or d in run.seen or d in unreadable)]
 
 
+class _LiveHeads(Mapping[str, Any]):
+    """One field ("hash" or "chunks") of a Milvus index's document heads, looked up as documents
+    are read: an update that does not sync never lists the whole index."""
+
+    def __init__(self, index: MilvusIndex, field: str) -> None:
+        self._index, self._field = index, field
+
+    def __getitem__(self, doc_id: str) -> Any:
+        head = self._index.heads_of([doc_id]).get(doc_id)
+        if head is None:
+            raise KeyError(doc_id)
+        return getattr(head, self._field)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index.heads())
+
+    def __len__(self) -> int:
+        return self._index.document_count()
+
+
 class _Run:
     """Reading the sources: which documents are new or changed (chunked and embedded into the
     stage), which unchanged, which skipped and why."""
@@ -281,10 +311,17 @@ class _Run:
         started: float,
         version: str,
         written: int,
+        *,
+        totals: tuple[int, int] | None = None,
     ) -> IndexStats:
+        """What the run did; the index's documents and passages are counted from `docs` (what it
+        holds now), or given as `totals` (documents, passages) by an index that counts them."""
+        if totals is None:
+            totals = (len(docs), sum(self.new_chunks[d] if d in self.new_chunks else old_counts[d] for d in docs))
+        documents, chunks = totals
         return IndexStats(
-            documents=len(docs),
-            chunks=sum(self.new_chunks[d] if d in self.new_chunks else old_counts[d] for d in docs),
+            documents=documents,
+            chunks=chunks,
             added=self.counts["added"],
             changed=self.counts["changed"],
             removed=len(removed),

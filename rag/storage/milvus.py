@@ -27,7 +27,7 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +45,6 @@ MAX_FIELD_BYTES = 65_535  # Milvus' VARCHAR limit
 _SLACK = 32  # extra hits asked for, in place of the ones an update in progress makes stale
 _MAX_LIMIT = 16_384  # Milvus' largest top-k
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,180}$")
-_TERM = re.compile(r"^\w+$")
 _clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()
 _loaded: set[tuple[str, str]] = set()
@@ -132,7 +131,12 @@ def _part_pk(doc_id: str, h: str, i: int) -> str:
 
 
 _STAMP_PK = "s:"
-_HEAD, _JOURNAL, _STAMP = -1, -2, -3  # the `part` of non-text rows
+_HEAD, _JOURNAL, _STAMP, _DF = -1, -2, -3, -4  # the `part` of non-text rows
+
+
+def _df_pk(term: str) -> str:
+    """The row counting the passages that hold `term` ("": the passages in all)."""
+    return "f:" + _digest("df", term)
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,7 @@ class MilvusIndex:
         self._heads: dict[str, Head | None] = {}
         self._hash_of: dict[int, tuple[str, str]] = {}  # passage key -> (doc_id, hash), as a search saw it
         self._size: int | None = None
+        self._unpublished_counts: Counter[str] = Counter()
         self.documents = _Documents(self)
         self.lexical = _Lexical(self)
 
@@ -268,7 +273,6 @@ class MilvusIndex:
                 DataType.VARCHAR,
                 max_length=MAX_FIELD_BYTES,
                 enable_analyzer=True,
-                enable_match=True,
                 analyzer_params={"tokenizer": "standard"},
             )
             s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -315,6 +319,8 @@ class MilvusIndex:
         """Make this generation the live one (one alias switch), then drop every generation but
         this one and the one it replaces (readers that opened it a moment ago still finish)."""
         c = self._client
+        self._count(self._unpublished_counts)
+        self._unpublished_counts = Counter()
         self._flush()
         try:
             before = _alias_target(c, self.name)
@@ -349,7 +355,7 @@ class MilvusIndex:
             chunker=s["chunker"],
             store="milvus",
             documents={},
-            chunks=self.size,
+            chunks=0,  # not counted here: `size` does, when asked
         )
 
     @property
@@ -476,18 +482,22 @@ class MilvusIndex:
             out[head.doc_id] = head
         return out
 
+    def document_count(self) -> int:
+        rows = self._call("query", self.documents_collection, filter=f"part == {_HEAD}", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
     def indexed_documents(self) -> list[IndexedDocument]:
         """What the index holds, oldest indexed first, without the texts."""
         return [h.listed() for h in sorted(self.heads().values(), key=lambda h: (h.indexed, h.doc_id))]
 
-    def document_frequency(self, term: str) -> int:
-        """How many stored passages hold `term` (0 for a term Milvus' analyzer would split)."""
-        if not _TERM.match(term):
-            return 0
-        rows = self._call(
-            "query", self.passages_collection, filter=f'TEXT_MATCH(terms, "{term}")', output_fields=["count(*)"]
-        )
-        return int(rows[0]["count(*)"])
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """({term: passages holding it}, passages): BM25's statistics as the index keeps them
+        (one lookup; a term no passage holds is absent)."""
+        keys = [_df_pk(t) for t in dict.fromkeys(terms)]
+        rows = self._call("query", self.documents_collection, ids=[_df_pk(""), *keys], output_fields=["doc_id", "body"])
+        counts = {r["doc_id"]: int(r["body"]) for r in rows}
+        n = counts.pop("", None)
+        return counts, self.size if n is None else n
 
     # --- writing (one writer at a time) ----------------------------------------------------
 
@@ -503,6 +513,7 @@ class MilvusIndex:
             rows += self._write_body(w)
         self._flush()
         heads = [Head.of(w.doc, w.hash, len(w.chunks), w.indexed) for w in items]
+        delta = _term_counts(t for w in items for t in w.terms)
         self._upsert(
             self.documents_collection, [self._row(h.doc_id, h.hash, _HEAD, _head_pk(h.doc_id), h.body()) for h in heads]
         )
@@ -510,7 +521,11 @@ class MilvusIndex:
         if not fresh:
             self._flush()  # the heads are the commit point: stored before the old rows go
             for w in items:
-                self._forget(w.doc.doc_id, keep=w.hash)
+                delta.subtract(self._forget(w.doc.doc_id, keep=w.hash))
+        if fresh:
+            self._unpublished_counts.update(delta)  # written once, by `publish`
+        else:
+            self._count(delta)
             self._end_journal([w.doc.doc_id for w in items])
             self._touch()
         return rows
@@ -522,8 +537,10 @@ class MilvusIndex:
         self._journal(doc_ids, ["" for _ in doc_ids])
         self._call("delete", self.documents_collection, ids=[_head_pk(d) for d in doc_ids])
         self._flush()
+        delta: Counter[str] = Counter()
         for d in doc_ids:
-            self._forget(d, keep=None)
+            delta.subtract(self._forget(d, keep=None))
+        self._count(delta)
         self._end_journal(doc_ids)
         self._touch()
 
@@ -533,7 +550,7 @@ class MilvusIndex:
         pending = [r["doc_id"] for r in self._iterate(f"part == {_JOURNAL}", ["doc_id"])]
         if pending:
             heads = self.heads_of(pending)
-            for d in pending:
+            for d in pending:  # subtle: their passages' term counts may be off by this document (see _count)
                 head = heads.get(d)
                 self._forget(d, keep=head.hash if head else None)
             self._end_journal(pending)
@@ -572,12 +589,37 @@ class MilvusIndex:
         self._upsert(self.documents_collection, parts)
         return len(passages) + len(parts)
 
-    def _forget(self, doc_id: str, *, keep: str | None) -> None:
-        """Delete a document's passages and text parts, but those under hash `keep`."""
+    def _forget(self, doc_id: str, *, keep: str | None) -> Counter[str]:
+        """Delete a document's passages and text parts, but those under hash `keep`; returns the
+        term counts of the passages deleted."""
         key = doc_key(doc_id)
         other = f' and hash != "{keep}"' if keep else ""
+        gone = self._call("query", self.passages_collection, filter=f"doc_key == {key}{other}", output_fields=["terms"])
         self._call("delete", self.passages_collection, filter=f"doc_key == {key}{other}")
         self._call("delete", self.documents_collection, filter=f"doc_key == {key} and part >= 0{other}")
+        return _term_counts(([] if r["terms"] == "_" else r["terms"].split()) for r in gone)
+
+    def _count(self, delta: Counter[str]) -> None:
+        """Add `delta` to the stored document frequencies ("": the number of passages).
+
+        subtle: applied after the rows they count are written or deleted, not atomically with them:
+        an update killed in between leaves the counts of its documents' terms off by their
+        passages until the next rebuild. They only weigh the question's words against each other
+        (`answer.evidence`), where that is noise; searches use Milvus' own BM25 statistics."""
+        delta = Counter({t: n for t, n in delta.items() if n})
+        if not delta:
+            return
+        now, _ = self.document_frequencies([t for t in delta if t])
+        n = self._stored_passages()
+        rows = []
+        for t, d in delta.items():
+            value = (n if t == "" else now.get(t, 0)) + d
+            rows.append(self._row(t, "", _DF, _df_pk(t), str(max(0, value))))
+        self._upsert(self.documents_collection, rows)
+
+    def _stored_passages(self) -> int:
+        rows = self._call("query", self.documents_collection, ids=[_df_pk("")], output_fields=["body"])
+        return int(rows[0]["body"]) if rows else 0
 
     def _journal(self, doc_ids: Sequence[str], hashes: Sequence[str]) -> None:
         rows = [self._row(d, h, _JOURNAL, _journal_pk(d), "") for d, h in zip(doc_ids, hashes, strict=True)]
@@ -722,33 +764,31 @@ class _Documents(Mapping[str, Document]):
 
 
 class _Lexical:
-    """`index.lexical` for a Milvus index: BM25's inverse document frequency from Milvus' counts."""
-
-    _cache: OrderedDict[tuple[str, str], int] = OrderedDict()  # (index version, term) -> passages holding it
-    _lock = threading.Lock()
+    """`index.lexical` for a Milvus index: BM25's inverse document frequency from the document
+    frequencies the index stores (one lookup per question)."""
 
     def __init__(self, index: MilvusIndex) -> None:
         self._index = index
+        self._n: int | None = None
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
-        n = max(1, self._index.size)
-        out = {}
-        for t in terms:
-            key = (self._index.version, t)
-            with self._lock:
-                df = self._cache.get(key)
-            if df is None:
-                df = self._index.document_frequency(t)
-                with self._lock:
-                    self._cache[key] = df
-                    while len(self._cache) > 4096:
-                        self._cache.popitem(last=False)
-            out[t] = self.idf_of_df(df, n)
-        return out
+        counts, self._n = self._index.document_frequencies(terms)
+        return {t: self.idf_of_df(counts.get(t, 0)) for t in terms}
 
-    def idf_of_df(self, df: int, n: int | None = None) -> float:
-        n = max(1, self._index.size if n is None else n)
+    def idf_of_df(self, df: int) -> float:
+        if self._n is None:
+            self._n = self._index.document_frequencies([])[1]
+        n = max(1, self._n)
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+
+def _term_counts(passages: Iterable[Iterable[str]]) -> Counter[str]:
+    """For each term, how many of `passages` (each given by its terms) hold it; "" counts them all."""
+    counts: Counter[str] = Counter()
+    for terms in passages:
+        counts.update(set(terms))
+        counts[""] += 1
+    return counts
 
 
 def _terms_text(terms: Sequence[str]) -> str:
