@@ -115,7 +115,7 @@ def killing_upsert(self, collection, rows):
     upsert(self, collection, rows)
 
 def killing_call(self, method, *args, **kwargs):
-    if point == "after-commit" and method == "delete" and "hash !=" in kwargs.get("filter", ""):
+    if point == "after-commit" and method == "delete" and args[0].endswith("_p"):
         os.kill(os.getpid(), signal.SIGKILL)  # the new heads are in, the old rows not yet deleted
     return call(self, method, *args, **kwargs)
 
@@ -337,3 +337,17 @@ def test_two_app_replicas_serve_one_milvus_server_and_see_its_updates(tmp_path, 
         for r in ("r0", "r1"):
             held = {q.name for q in (tmp_path / r).iterdir()} if (tmp_path / r).exists() else set()
             assert held <= {"models"}, f"a replica kept {held} locally"
+
+
+def test_indexes_sharing_a_milvus_keep_apart(tmp_path, embedder, sources_copy):
+    uri = str(tmp_path / "shared.db")
+    games = RAG(tmp_path / "a", config=Config(milvus_uri=uri, milvus_collection="rag_games"), embedder=embedder)
+    games.index([sources_copy])
+    articles = RAG(tmp_path / "b", config=Config(milvus_uri=uri, milvus_collection="rag"), embedder=embedder)
+    extra = tmp_path / "castors.md"
+    extra.write_text("Les castors du Canada construisent des barrages.", encoding="utf-8")
+    for _ in range(3):  # each rebuild drops the generations before the previous one: only its own
+        articles.index([extra], rebuild=True)
+    assert [d.doc_id for d in articles.documents()] == ["castors.md"]
+    assert {d.doc_id for d in games.documents()} == {p.name for p in sources_copy.glob("*.md")}
+    assert games.search("Noam Shazeer", k=1)[0].chunk.doc_id != "castors.md"

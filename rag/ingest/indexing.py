@@ -195,7 +195,7 @@ def update_milvus(
                 written += live.write(batch)
             live.remove(list(removed))
             version = live.version
-            after, totals = {}, (live.document_count(), live.size)
+            after, totals = {}, live.totals()
         stage.clear()
     return run.stats(after, old_counts, removed, started, version, written, totals=totals)
 

@@ -134,6 +134,9 @@ _STAMP_PK = "s:"
 _HEAD, _JOURNAL, _STAMP, _DF = -1, -2, -3, -4  # the `part` of non-text rows
 
 
+_DOCUMENTS = "\x00documents"  # the count of documents, kept beside the terms' (no stem has a NUL)
+
+
 def _df_pk(term: str) -> str:
     """The row counting the passages that hold `term` ("": the passages in all)."""
     return "f:" + _digest("df", term)
@@ -331,8 +334,9 @@ class MilvusIndex:
         except Exception as exc:  # noqa: BLE001
             raise RagError(f"could not switch the Milvus alias {self.name!r} at {self.uri} ({exc})") from None
         keep = {self.passages_collection, before}
+        ours = re.compile(rf"^{re.escape(self.name)}_g\d+_p$")  # not another index's ("rag_games_g…")
         for coll in c.list_collections():
-            if coll.startswith(f"{self.name}_g") and coll.endswith("_p") and coll not in keep:
+            if ours.match(coll) and coll not in keep:
                 docs = _settings_or_none(c, coll)
                 _drop(c, coll)
                 _drop(c, docs or coll[:-2] + "_d")
@@ -483,8 +487,7 @@ class MilvusIndex:
         return out
 
     def document_count(self) -> int:
-        rows = self._call("query", self.documents_collection, filter=f"part == {_HEAD}", output_fields=["count(*)"])
-        return int(rows[0]["count(*)"])
+        return self.totals()[0]
 
     def indexed_documents(self) -> list[IndexedDocument]:
         """What the index holds, oldest indexed first, without the texts."""
@@ -507,6 +510,7 @@ class MilvusIndex:
         if not items:
             return 0
         rows = 0
+        before = {} if fresh else self.heads_of(w.doc.doc_id for w in items)
         if not fresh:
             self._journal([w.doc.doc_id for w in items], [w.hash for w in items])
         for w in items:
@@ -514,6 +518,7 @@ class MilvusIndex:
         self._flush()
         heads = [Head.of(w.doc, w.hash, len(w.chunks), w.indexed) for w in items]
         delta = _term_counts(t for w in items for t in w.terms)
+        delta[_DOCUMENTS] += sum(1 for w in items if w.doc.doc_id not in before)
         self._upsert(
             self.documents_collection, [self._row(h.doc_id, h.hash, _HEAD, _head_pk(h.doc_id), h.body()) for h in heads]
         )
@@ -521,7 +526,9 @@ class MilvusIndex:
         if not fresh:
             self._flush()  # the heads are the commit point: stored before the old rows go
             for w in items:
-                delta.subtract(self._forget(w.doc.doc_id, keep=w.hash))
+                old = before.get(w.doc.doc_id)
+                if old is not None and old.hash != w.hash:
+                    delta.subtract(self._drop_version(old))
         if fresh:
             self._unpublished_counts.update(delta)  # written once, by `publish`
         else:
@@ -534,12 +541,13 @@ class MilvusIndex:
         """Remove these documents: their heads first (they vanish from searches), then their rows."""
         if not doc_ids:
             return
+        heads = self.heads_of(doc_ids)
         self._journal(doc_ids, ["" for _ in doc_ids])
         self._call("delete", self.documents_collection, ids=[_head_pk(d) for d in doc_ids])
         self._flush()
-        delta: Counter[str] = Counter()
-        for d in doc_ids:
-            delta.subtract(self._forget(d, keep=None))
+        delta: Counter[str] = Counter({_DOCUMENTS: -len(heads)})
+        for head in heads.values():
+            delta.subtract(self._drop_version(head))
         self._count(delta)
         self._end_journal(doc_ids)
         self._touch()
@@ -589,9 +597,21 @@ class MilvusIndex:
         self._upsert(self.documents_collection, parts)
         return len(passages) + len(parts)
 
+    def _drop_version(self, head: Head) -> Counter[str]:
+        """Delete the passages and text parts of one version of a document, by their keys (no
+        scan); returns the term counts of the passages deleted."""
+        keys = [_passage_key(head.doc_id, head.hash, i) for i in range(head.chunks)]
+        gone = self._call("query", self.passages_collection, ids=keys, output_fields=["terms"]) if keys else []
+        if keys:
+            self._call("delete", self.passages_collection, ids=keys)
+        parts = [_part_pk(head.doc_id, head.hash, i) for i in range(head.parts)]
+        self._call("delete", self.documents_collection, ids=parts)
+        return _term_counts(([] if r["terms"] == "_" else r["terms"].split()) for r in gone)
+
     def _forget(self, doc_id: str, *, keep: str | None) -> Counter[str]:
-        """Delete a document's passages and text parts, but those under hash `keep`; returns the
-        term counts of the passages deleted."""
+        """Delete a document's passages and text parts, but those under hash `keep`, whatever their
+        version (a scan: for what a killed update left); returns the term counts of the passages
+        deleted."""
         key = doc_key(doc_id)
         other = f' and hash != "{keep}"' if keep else ""
         gone = self._call("query", self.passages_collection, filter=f"doc_key == {key}{other}", output_fields=["terms"])
@@ -610,16 +630,24 @@ class MilvusIndex:
         if not delta:
             return
         now, _ = self.document_frequencies([t for t in delta if t])
-        n = self._stored_passages()
+        now.update(self._stored_counts())
         rows = []
         for t, d in delta.items():
-            value = (n if t == "" else now.get(t, 0)) + d
+            value = now.get(t, 0) + d
             rows.append(self._row(t, "", _DF, _df_pk(t), str(max(0, value))))
         self._upsert(self.documents_collection, rows)
 
-    def _stored_passages(self) -> int:
-        rows = self._call("query", self.documents_collection, ids=[_df_pk("")], output_fields=["body"])
-        return int(rows[0]["body"]) if rows else 0
+    def totals(self) -> tuple[int, int]:
+        """(documents, passages) as the index counts them (no scan)."""
+        counts = self._stored_counts()
+        return counts[_DOCUMENTS], counts[""]
+
+    def _stored_counts(self) -> dict[str, int]:
+        rows = self._call(
+            "query", self.documents_collection, ids=[_df_pk(""), _df_pk(_DOCUMENTS)], output_fields=["doc_id", "body"]
+        )
+        counts = {r["doc_id"]: int(r["body"]) for r in rows}
+        return {"": counts.get("", 0), _DOCUMENTS: counts.get(_DOCUMENTS, 0)}
 
     def _journal(self, doc_ids: Sequence[str], hashes: Sequence[str]) -> None:
         rows = [self._row(d, h, _JOURNAL, _journal_pk(d), "") for d, h in zip(doc_ids, hashes, strict=True)]
