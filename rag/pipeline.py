@@ -105,7 +105,9 @@ class RAG:
         changed ones replaced, and only they are embedded. Other indexed documents are kept unless
         `sync` (the index then mirrors `paths`; `IndexStats.removed_ids` names what went) or
         `rebuild` (embed `paths` again from scratch, e.g. for a new model; the index holds them only).
-        `store`: FAISS index type or "milvus" (default: the existing index's)."""
+        `store`: FAISS index type, or "milvus" to keep the index in Milvus (`config.milvus_uri`, else a
+        Milvus Lite file in the index folder; a local index there is moved in first, not embedded
+        again); default: where the index already is."""
         paths = list(paths)
         return self._update(
             iter_sources(paths),

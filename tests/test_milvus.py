@@ -319,6 +319,9 @@ def test_two_app_replicas_serve_one_milvus_server_and_see_its_updates(tmp_path, 
                 [*app, "--port", str(replicas[1]), "--index", str(tmp_path / "r1")], replicas[1], tmp_path / "r1.log"
             ),
         ):
+            config = requests.get(f"http://127.0.0.1:{replicas[0]}/config", timeout=60).json()
+            panel = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "article-management"]
+            assert panel and panel[0]["props"]["visible"] is False, "a replica offers uploads and removals"
             question = {"question": "Combien Google a-t-il payé pour faire revenir Noam Shazeer ?"}
             for p in replicas:
                 answer = requests.post(f"http://127.0.0.1:{p}/api/ask", json=question, timeout=300).json()
