@@ -46,11 +46,16 @@ BASE = [ROOT / "tests" / "data" / "piaf-fr" / "corpus.jsonl", ROOT / "tests" / "
 ARTICLES = sorted((ROOT / "sources").glob("*.md"))
 QUERIES = ["Qui a fondé l'École de Paris ?", "talents en intelligence artificielle", "Quand a eu lieu la bataille ?"]
 
+# A serving process: python -c START FOLDER QUERY QUERIES-JSON [MILVUS-URI NAME] (the index in Milvus
+# given a URI, else in FOLDER).
 START = """
 import json, sys, time
 t0 = time.perf_counter()
+from rag.config import Config
 from rag.pipeline import RAG, index_config
-rag = RAG(sys.argv[1], config=index_config(sys.argv[1]).with_(rerank=False))
+folder, uri = sys.argv[1], sys.argv[4] if len(sys.argv) > 4 else ""
+config = Config(milvus_uri=uri, milvus_collection=sys.argv[5]) if uri else index_config(folder)
+rag = RAG(folder, config=config.with_(rerank=False))
 idx = rag.current()
 t1 = time.perf_counter()
 rag.search(sys.argv[2], k=10)
@@ -64,7 +69,7 @@ import psutil
 p50 = sorted(latencies)[len(latencies) // 2] * 1000
 rss = psutil.Process().memory_info().rss / 1e6
 print(json.dumps({"load_s": t1 - t0, "first_search_s": t2 - t1, "search_ms": p50, "rss_mb": rss,
-                  "passages": len(idx.chunks)}))
+                  "passages": idx.size}))
 """
 
 
@@ -78,9 +83,7 @@ def base_index(work: Path) -> index_io.Index:
 
 def grown(base: index_io.Index, n: int, config: Config) -> index_io.Index:
     """`base` copied until it holds `n` passages (whole documents; the last copy cut short)."""
-    rows_of: dict[str, list[int]] = {}
-    for row, c in enumerate(base.chunks):
-        rows_of.setdefault(c.doc_id, []).append(row)
+    rows_of = base.rows_by_document()
     base_terms = [
         passage_terms(retrieval_text(c.title, c.text, config.title_in_chunks), base.documents[c.doc_id].lang)
         for c in base.chunks

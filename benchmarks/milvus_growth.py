@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import psutil
-from local_growth import ARTICLES, QUERIES, base_index, grown, medians, options, peak_rss
+from local_growth import ARTICLES, QUERIES, START, base_index, grown, medians, options, peak_rss
 
 from rag.config import Config
 from rag.pipeline import RAG
@@ -33,29 +33,6 @@ from rag.storage import index as index_io
 from rag.storage.milvus import close
 
 ROOT = Path(__file__).resolve().parent.parent
-
-START = """
-import json, sys, time
-t0 = time.perf_counter()
-from rag.config import Config
-from rag.pipeline import RAG
-uri, name, folder = sys.argv[1], sys.argv[2], sys.argv[5]
-rag = RAG(folder, config=Config(milvus_uri=uri, milvus_collection=name, rerank=False))
-idx = rag.current()
-t1 = time.perf_counter()
-rag.search(sys.argv[3], k=10)
-t2 = time.perf_counter()
-latencies = []
-for q in json.loads(sys.argv[4]) * 5:
-    s = time.perf_counter()
-    rag.search(q, k=10)
-    latencies.append(time.perf_counter() - s)
-import psutil
-p50 = sorted(latencies)[len(latencies) // 2] * 1000
-rss = psutil.Process().memory_info().rss / 1e6
-print(json.dumps({"load_s": t1 - t0, "first_search_s": t2 - t1, "search_ms": p50, "rss_mb": rss,
-                  "passages": idx.size}))
-"""
 
 
 def free_port() -> int:
@@ -88,7 +65,7 @@ def measure(uri: str, name: str, work: Path, repeat: int, env: dict[str, str], s
     absent = work / "serving-has-no-folder"
     starts = []
     for _ in range(repeat):
-        cmd = [sys.executable, "-c", START, uri, name, QUERIES[0], json.dumps(QUERIES), str(absent)]
+        cmd = [sys.executable, "-c", START, str(absent), QUERIES[0], json.dumps(QUERIES), uri, name]
         wall, _, out = peak_rss(cmd, env)
         starts.append({**json.loads(out), "wall_s": wall})
     adds = []

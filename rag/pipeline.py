@@ -164,9 +164,10 @@ class RAG:
     ) -> IndexStats:
         c = self.config
         uri = self.milvus_uri()
-        local_kind = index_io.current_store(self.index_dir) if not uri else None
         try:
-            if store_kind == "milvus" or (store_kind is None and (uri or local_kind == "milvus")):
+            if store_kind == "milvus" or (
+                store_kind is None and (uri or index_io.current_store(self.index_dir) == "milvus")
+            ):
                 uri = uri or c.milvus_uri or str(self.index_dir / "milvus.db")
                 return update_milvus(self.index_dir, uri, sources, lambda: self.embedder, c, **options)
             if uri:

@@ -22,7 +22,7 @@ import numpy as np
 from ..config import Config
 from ..errors import IndexCorruptError, IndexMismatchError, RagError, UnknownDocumentError
 from ..models.embed import Embedder
-from ..records import Chunk, Document, IndexStats, Skipped
+from ..records import Chunk, Document, IndexStats, Lang, Skipped
 from ..storage import index as index_io
 from ..storage.faiss_store import IndexType, StoreKind, VectorStore
 from ..storage.lexical import LexicalIndex, passage_terms
@@ -170,8 +170,7 @@ def update_milvus(
         def staged(doc_id: str) -> Written:
             doc, h = run.seen[doc_id], run.hashes[doc_id]
             chunks, vectors = stage.get(h)
-            terms = [passage_terms(retrieval_text(c.title, c.text, config.title_in_chunks), doc.lang) for c in chunks]
-            return Written(doc, h, chunks, vectors, terms, now)
+            return Written(doc, h, chunks, vectors, _stems(chunks, doc.lang, config), now)
 
         written = 0
         if live is None:
@@ -214,22 +213,20 @@ def milvus_settings(config: Config, dim: int) -> dict[str, object]:
 
 def _carried(local: index_io.Index, doc_ids: list[str], config: Config) -> Iterator[Written]:
     """The documents of a local index as they are, vectors and terms included (for moving it)."""
-    rows: dict[str, list[int]] = {}
-    for row, c in enumerate(local.chunks):
-        rows.setdefault(c.doc_id, []).append(row)
+    rows = local.rows_by_document()
     terms = local.passage_terms()
     m = local.manifest
     for d in doc_ids:
         doc, r = local.documents[d], rows.get(d, [])
         chunks = [local.chunks[i] for i in r]
-        if terms is not None:
-            doc_terms = [terms[i] for i in r]
-        else:
-            doc_terms = [
-                passage_terms(retrieval_text(c.title, c.text, config.title_in_chunks), doc.lang) for c in chunks
-            ]
+        doc_terms = [terms[i] for i in r] if terms is not None else _stems(chunks, doc.lang, config)
         vectors = np.asarray(local.vectors[r], dtype=np.float32) if r else np.zeros((0, m.dim), np.float32)
         yield Written(doc, m.documents[d], chunks, vectors, doc_terms, m.indexed.get(d, m.created))
+
+
+def _stems(chunks: Iterable[Chunk], lang: Lang, config: Config) -> list[list[str]]:
+    """The BM25 terms of a document's passages (title included as the chunker settings say)."""
+    return [passage_terms(retrieval_text(c.title, c.text, config.title_in_chunks), lang) for c in chunks]
 
 
 def _batches(items: Iterable[Written], rows: int = 2000) -> Iterator[list[Written]]:
@@ -424,15 +421,11 @@ def _commit(
     store_kind: StoreKind,
 ) -> tuple[str, int]:
     """Write the new version; returns its name and how many passages it wrote."""
-    old_rows: dict[str, list[int]] = {}
-    if old:
-        for row, c in enumerate(old.chunks):
-            old_rows.setdefault(c.doc_id, []).append(row)
+    old_rows = old.rows_by_document() if old else {}
     old_terms = old.passage_terms() if old else None  # unchanged passages are not stemmed again
 
     def stemmed(doc_id: str, doc_chunks: list[Chunk]) -> list[list[str]]:
-        lang = docs[doc_id].lang
-        return [passage_terms(retrieval_text(c.title, c.text, config.title_in_chunks), lang) for c in doc_chunks]
+        return _stems(doc_chunks, docs[doc_id].lang, config)
 
     chunks: list[Chunk] = []
     terms: list[list[str]] = []

@@ -69,6 +69,13 @@ class Index:
         """A document's passages, in text order."""
         return [c for c in self.chunks if c.doc_id == doc_id]
 
+    def rows_by_document(self) -> dict[str, list[int]]:
+        """Each document's passage rows, in text order."""
+        rows: dict[str, list[int]] = {}
+        for row, c in enumerate(self.chunks):
+            rows.setdefault(c.doc_id, []).append(row)
+        return rows
+
     def dense(self, query: np.ndarray, n: int) -> list[tuple[int, float]]:
         """The `n` passages nearest `query`, best first, as (row, score)."""
         return self.store.search(query, n)

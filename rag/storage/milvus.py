@@ -380,7 +380,7 @@ class MilvusIndex:
         """The `n` passages nearest `query` (inner product), best first, as (key, score)."""
         data = [np.asarray(query, dtype=np.float32).tolist()]
         found = self._search(data, "vector", n, {"metric_type": "IP"})
-        return self._live(((key, score) for key, score in found), n)
+        return self._live(found, n)
 
     def keyword(self, text: str, lang: Lang, n: int) -> list[tuple[int, float]]:
         """Milvus' BM25 over the stems: the `n` best passages sharing a term with `text`."""
@@ -606,7 +606,7 @@ class MilvusIndex:
             self._call("delete", self.passages_collection, ids=keys)
         parts = [_part_pk(head.doc_id, head.hash, i) for i in range(head.parts)]
         self._call("delete", self.documents_collection, ids=parts)
-        return _term_counts(([] if r["terms"] == "_" else r["terms"].split()) for r in gone)
+        return _term_counts(_stored_terms(r["terms"]) for r in gone)
 
     def _forget(self, doc_id: str, *, keep: str | None) -> Counter[str]:
         """Delete a document's passages and text parts, but those under hash `keep`, whatever their
@@ -617,7 +617,7 @@ class MilvusIndex:
         gone = self._call("query", self.passages_collection, filter=f"doc_key == {key}{other}", output_fields=["terms"])
         self._call("delete", self.passages_collection, filter=f"doc_key == {key}{other}")
         self._call("delete", self.documents_collection, filter=f"doc_key == {key} and part >= 0{other}")
-        return _term_counts(([] if r["terms"] == "_" else r["terms"].split()) for r in gone)
+        return _term_counts(_stored_terms(r["terms"]) for r in gone)
 
     def _count(self, delta: Counter[str]) -> None:
         """Add `delta` to the stored document frequencies ("": the number of passages).
@@ -817,6 +817,11 @@ def _term_counts(passages: Iterable[Iterable[str]]) -> Counter[str]:
         counts.update(set(terms))
         counts[""] += 1
     return counts
+
+
+def _stored_terms(text: str) -> list[str]:
+    """The terms `_terms_text` stored ("_" stands for none: Milvus' BM25 wants some text)."""
+    return [] if text == "_" else text.split()
 
 
 def _terms_text(terms: Sequence[str]) -> str:
